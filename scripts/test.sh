@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of mod_mpp: unit tests and conformance vectors (also under
+# AddressSanitizer + UBSan), then the integration tests against the real
+# Debian Apache. Installs missing Debian packages first when run as root.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+cd "$MPP_ROOT"
+
+mpp_install_deps
+
+echo "== build (-Werror)"
+mpp_build "$MPP_ROOT/build"
+echo "== unit tests and conformance vectors"
+make -C build check || { cat build/tests/unit/*.log build/tests/conformance/*.log 2>/dev/null; exit 1; }
+grep -h -E '^[0-9]+%: |passed, ' build/tests/unit/test_core.log build/tests/conformance/run.sh.log || true
+
+echo "== the same under AddressSanitizer + UBSan"
+mpp_build "$MPP_ROOT/build-asan" --enable-sanitizers
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    make -C build-asan check || { cat build-asan/tests/unit/*.log build-asan/tests/conformance/*.log 2>/dev/null; exit 1; }
+
+echo "== integration tests (real httpd)"
+MPP_BUILDDIR="$MPP_ROOT/build" python3 -m pytest -q -p no:cacheprovider tests/integration

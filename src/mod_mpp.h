@@ -1,0 +1,74 @@
+/* httpd glue of mod_mpp: configuration records and the hooks that
+ * mod_mpp.c registers. Core protocol code lives in mpp_*.c. */
+#ifndef MOD_MPP_H
+#define MOD_MPP_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "mpp_model.h"
+#include "mpp_verify.h"
+
+extern module AP_MODULE_DECLARE_DATA mpp_module;
+
+#define MPP_METHOD_PROVIDER "mpp_method" /* ap_register_provider group, version "0" */
+#define MPP_MAX_BODY (1024 * 1024)        /* request body bound by a digest */
+
+typedef struct {
+    const char *realm;            /* MPPRealm; NULL: the vhost's ServerName */
+    const char *secret_file;      /* MPPSecretFile (for messages) */
+    mpp_keys_t keys;              /* key set when MPPSecretFile was given */
+    int keys_set;
+    int allow_plain_http;         /* MPPAllowPlainHTTP; -1 unset */
+    apr_hash_t *networks;         /* name -> mpp_network_t*, vhost over main */
+    apr_hash_t *assets;           /* name -> mpp_asset_t* */
+    apr_hash_t *offers;           /* name -> mpp_offer_t* */
+    apr_hash_t *own;              /* objects defined in this server (resolve once) */
+} mpp_srv_cfg_t;
+
+typedef struct {
+    int charge_set;               /* MPPCharge seen here */
+    apr_array_header_t *offers;   /* offer names; empty after "MPPCharge off" */
+    const char *price;            /* MPPPrice (decimal, tenant range) */
+    const char *recipient;        /* MPPRecipient */
+    const char *where;            /* directory or location, for messages */
+} mpp_dir_cfg_t;
+
+/* store settings (global); used by the shared store */
+typedef struct {
+    const char *type;             /* "shm" */
+    apr_size_t size;
+    const char *dir;
+} mpp_store_cfg_t;
+
+extern mpp_store_cfg_t mpp_store_cfg;
+extern const command_rec mpp_cmds[];
+
+void *mpp_create_srv_cfg(apr_pool_t *p, server_rec *s);
+void *mpp_merge_srv_cfg(apr_pool_t *p, void *base, void *add);
+void *mpp_create_dir_cfg(apr_pool_t *p, char *dir);
+void *mpp_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
+
+/* secrets */
+const char *mpp_secret_load(apr_pool_t *p, const char *path, const unsigned char **key,
+                            apr_size_t *keylen);
+const char *mpp_key_file_check(apr_pool_t *p, const char *path);
+/* The key set for a server: its own, else a random key retained across restarts. */
+const mpp_keys_t *mpp_server_keys(server_rec *s);
+int mpp_secret_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* hooks */
+int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+int mpp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+int mpp_gate_access(request_rec *r);
+void mpp_insert_filters(request_rec *r);
+void mpp_insert_error_filters(request_rec *r);
+void mpp_register_filters(void);
+
+/* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
+ * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */
+int mpp_body_digest(request_rec *r, unsigned char sha256[32], int *has_body);
+void mpp_body_register(void);
+
+#endif

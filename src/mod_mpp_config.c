@@ -1,0 +1,292 @@
+/* Directives: parsing and per-server / per-directory records. */
+#include "mod_mpp.h"
+
+#include "http_core.h"
+#include "http_log.h"
+
+#include <apr_strings.h>
+
+#include "mpp_amount.h"
+#include "mpp_args.h"
+
+mpp_store_cfg_t mpp_store_cfg = { "shm", 64 * 1024 * 1024, NULL };
+
+void *mpp_create_srv_cfg(apr_pool_t *p, server_rec *s)
+{
+    mpp_srv_cfg_t *c = apr_pcalloc(p, sizeof(*c));
+    c->allow_plain_http = -1;
+    c->networks = apr_hash_make(p);
+    c->assets = apr_hash_make(p);
+    c->offers = apr_hash_make(p);
+    c->own = apr_hash_make(p);
+    return c;
+}
+
+void *mpp_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    mpp_srv_cfg_t *b = basev, *a = addv, *c = apr_pcalloc(p, sizeof(*c));
+    c->realm = a->realm ? a->realm : b->realm;
+    if (a->keys_set) { c->keys = a->keys; c->keys_set = 1; c->secret_file = a->secret_file; }
+    else { c->keys = b->keys; c->keys_set = b->keys_set; c->secret_file = b->secret_file; }
+    c->allow_plain_http = a->allow_plain_http != -1 ? a->allow_plain_http : b->allow_plain_http;
+    c->networks = apr_hash_overlay(p, a->networks, b->networks);
+    c->assets = apr_hash_overlay(p, a->assets, b->assets);
+    c->offers = apr_hash_overlay(p, a->offers, b->offers);
+    c->own = a->own;
+    return c;
+}
+
+void *mpp_create_dir_cfg(apr_pool_t *p, char *dir)
+{
+    mpp_dir_cfg_t *c = apr_pcalloc(p, sizeof(*c));
+    c->where = dir ? apr_pstrdup(p, dir) : NULL;
+    return c;
+}
+
+void *mpp_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    mpp_dir_cfg_t *b = basev, *a = addv, *c = apr_pcalloc(p, sizeof(*c));
+    c->charge_set = a->charge_set || b->charge_set;
+    c->offers = a->charge_set ? a->offers : b->offers;
+    c->price = a->price ? a->price : b->price;
+    c->recipient = a->recipient ? a->recipient : b->recipient;
+    c->where = a->where ? a->where : b->where;
+    /* "MPPCharge off" below a priced tree also drops inherited tenant settings */
+    if (a->charge_set && a->offers->nelts == 0) { c->price = NULL; c->recipient = NULL; }
+    return c;
+}
+
+static mpp_srv_cfg_t *srv(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &mpp_module);
+}
+
+static int in_htaccess(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+}
+
+static apr_array_header_t *words(cmd_parms *cmd, const char *args, const char **err)
+{
+    apr_array_header_t *w = mpp_args_split(cmd->pool, args, err);
+    if (!w)
+        *err = apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, *err);
+    return w;
+}
+
+static const char *set_realm(cmd_parms *cmd, void *d, const char *v)
+{
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            return "MPPRealm: use printable ASCII";
+    srv(cmd)->realm = v;
+    return NULL;
+}
+
+static const char *set_secret(cmd_parms *cmd, void *d, const char *cur, const char *prev)
+{
+    mpp_srv_cfg_t *c = srv(cmd);
+    const char *e;
+    if ((e = mpp_secret_load(cmd->pool, cur, &c->keys.key, &c->keys.keylen)))
+        return apr_psprintf(cmd->pool, "MPPSecretFile %s: %s", cur, e);
+    c->keys.prev_key = NULL;
+    c->keys.prev_keylen = 0;
+    if (prev && (e = mpp_secret_load(cmd->pool, prev, &c->keys.prev_key, &c->keys.prev_keylen)))
+        return apr_psprintf(cmd->pool, "MPPSecretFile %s: %s", prev, e);
+    c->keys_set = 1;
+    c->secret_file = cur;
+    return NULL;
+}
+
+static const char *parse_size(const char *v, apr_size_t *out)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(v, &end, 10);
+    apr_int64_t mul = 1;
+    if (n <= 0 || end == v) return "size= must be a positive number with an optional K, M or G";
+    if (*end == 'K' || *end == 'k') { mul = 1024; end++; }
+    else if (*end == 'M' || *end == 'm') { mul = 1024 * 1024; end++; }
+    else if (*end == 'G' || *end == 'g') { mul = 1024 * 1024 * 1024; end++; }
+    if (*end) return "size= must be a positive number with an optional K, M or G";
+    if (n > (apr_int64_t)64 * 1024 * 1024 * 1024 / mul || n * mul < 1024 * 1024)
+        return "size= must be between 1M and 64G";
+    *out = (apr_size_t)(n * mul);
+    return NULL;
+}
+
+static const char *set_store(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *e = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_array_header_t *w;
+    if (e) return e;
+    if (!(w = words(cmd, args, &e))) return e;
+    if (w->nelts < 1) return "MPPStore: needs a type (shm)";
+    if (strcmp(APR_ARRAY_IDX(w, 0, const char *), "shm"))
+        return apr_psprintf(cmd->pool, "MPPStore: unsupported store '%s' (shm)",
+                            APR_ARRAY_IDX(w, 0, const char *));
+    mpp_store_cfg.type = "shm";
+    for (int i = 1; i < w->nelts; i++) {
+        const char *k, *v;
+        if (mpp_args_kv(cmd->pool, APR_ARRAY_IDX(w, i, const char *), &k, &v))
+            return apr_psprintf(cmd->pool, "MPPStore: '%s' is not key=value", APR_ARRAY_IDX(w, i, const char *));
+        if (!strcmp(k, "size")) {
+            if ((e = parse_size(v, &mpp_store_cfg.size)))
+                return apr_psprintf(cmd->pool, "MPPStore: %s (got %s)", e, v);
+        }
+        else if (!strcmp(k, "dir")) {
+            if (*v != '/') return apr_psprintf(cmd->pool, "MPPStore: dir=%s must be an absolute path", v);
+            mpp_store_cfg.dir = v;
+        }
+        else return apr_psprintf(cmd->pool, "MPPStore: unknown parameter '%s'", k);
+    }
+    return NULL;
+}
+
+static const char *set_network(cmd_parms *cmd, void *d, const char *args)
+{
+    mpp_srv_cfg_t *c = srv(cmd);
+    mpp_network_t *n = apr_pcalloc(cmd->pool, sizeof(*n));
+    apr_array_header_t *w;
+    const char *e;
+    if (!(w = words(cmd, args, &e))) return e;
+    if ((e = mpp_network_parse(cmd->pool, n, w)))
+        return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
+    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "n:", n->name, NULL), APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "MPPNetwork %s: defined twice", n->name);
+    if (n->key_file && (e = mpp_key_file_check(cmd->pool, n->key_file)))
+        return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", n->name, e);
+    apr_hash_set(c->networks, n->name, APR_HASH_KEY_STRING, n);
+    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "n:", n->name, NULL), APR_HASH_KEY_STRING, n);
+    return NULL;
+}
+
+static const char *set_asset(cmd_parms *cmd, void *d, const char *args)
+{
+    mpp_srv_cfg_t *c = srv(cmd);
+    mpp_asset_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    apr_array_header_t *w;
+    const char *e;
+    if (!(w = words(cmd, args, &e))) return e;
+    if ((e = mpp_asset_parse(cmd->pool, a, w)))
+        return apr_psprintf(cmd->pool, "MPPAsset %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
+    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "a:", a->name, NULL), APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "MPPAsset %s: defined twice", a->name);
+    apr_hash_set(c->assets, a->name, APR_HASH_KEY_STRING, a);
+    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "a:", a->name, NULL), APR_HASH_KEY_STRING, a);
+    return NULL;
+}
+
+static const char *set_offer(cmd_parms *cmd, void *d, const char *args)
+{
+    mpp_srv_cfg_t *c = srv(cmd);
+    mpp_offer_t *o = apr_pcalloc(cmd->pool, sizeof(*o));
+    apr_array_header_t *w;
+    const char *e;
+    if (!(w = words(cmd, args, &e))) return e;
+    if ((e = mpp_offer_parse(cmd->pool, o, w)))
+        return apr_psprintf(cmd->pool, "MPPOffer %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
+    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "o:", o->name, NULL), APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "MPPOffer %s: defined twice", o->name);
+    apr_hash_set(c->offers, o->name, APR_HASH_KEY_STRING, o);
+    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "o:", o->name, NULL), APR_HASH_KEY_STRING, o);
+    return NULL;
+}
+
+/* In .htaccess the server configuration is complete: check offers now, so
+ * the error names the file. Sections are checked in check_config. */
+static const mpp_offer_t *htaccess_offer(cmd_parms *cmd, const char *name, const char **err)
+{
+    const mpp_offer_t *o = apr_hash_get(srv(cmd)->offers, name, APR_HASH_KEY_STRING);
+    if (!o) *err = apr_psprintf(cmd->pool, "MPPCharge: unknown offer '%s'", name);
+    return o;
+}
+
+static const char *set_charge(cmd_parms *cmd, void *dv, const char *args)
+{
+    mpp_dir_cfg_t *d = dv;
+    apr_array_header_t *w;
+    const char *e = NULL;
+    if (!(w = words(cmd, args, &e))) return e;
+    if (w->nelts == 0) return "MPPCharge: needs offer names or off";
+    d->charge_set = 1;
+    d->offers = apr_array_make(cmd->pool, w->nelts, sizeof(const char *));
+    if (w->nelts == 1 && !strcasecmp(APR_ARRAY_IDX(w, 0, const char *), "off"))
+        return NULL;
+    for (int i = 0; i < w->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(w, i, const char *);
+        if (!strcasecmp(name, "off")) return "MPPCharge: off cannot be combined with offers";
+        if (in_htaccess(cmd) && !htaccess_offer(cmd, name, &e)) return e;
+        APR_ARRAY_PUSH(d->offers, const char *) = name;
+    }
+    return NULL;
+}
+
+static const char *set_price(cmd_parms *cmd, void *dv, const char *v)
+{
+    mpp_dir_cfg_t *d = dv;
+    char *units;
+    const char *e = mpp_amount_from_price(cmd->pool, v, 77, &units);
+    if (e) return apr_psprintf(cmd->pool, "MPPPrice %s: %s", v, e);
+    d->price = v;
+    if (in_htaccess(cmd) && d->charge_set) {
+        for (int i = 0; i < d->offers->nelts; i++) {
+            const mpp_offer_t *o = htaccess_offer(cmd, APR_ARRAY_IDX(d->offers, i, const char *), &e);
+            if (!o) return e;
+            if (o->asset && (e = mpp_offer_tenant_amount(cmd->pool, o, v, &units)))
+                return apr_psprintf(cmd->pool, "MPPPrice: %s", e);
+        }
+    }
+    return NULL;
+}
+
+static const char *set_recipient(cmd_parms *cmd, void *dv, const char *v)
+{
+    mpp_dir_cfg_t *d = dv;
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+            return apr_psprintf(cmd->pool, "MPPRecipient %s: not an address", v);
+    d->recipient = v;
+    if (in_htaccess(cmd) && d->charge_set) {
+        for (int i = 0; i < d->offers->nelts; i++) {
+            const char *e;
+            const mpp_offer_t *o = htaccess_offer(cmd, APR_ARRAY_IDX(d->offers, i, const char *), &e);
+            if (!o) return e;
+            if (!o->tenant_recipient)
+                return apr_psprintf(cmd->pool, "MPPRecipient: offer '%s' does not allow a tenant recipient (tenant-recipient=on)", o->name);
+            if (o->asset && (e = mpp_offer_check_address(cmd->pool, o, v)))
+                return apr_psprintf(cmd->pool, "MPPRecipient: %s", e);
+        }
+    }
+    return NULL;
+}
+
+static const char *set_plain(cmd_parms *cmd, void *d, int on)
+{
+    srv(cmd)->allow_plain_http = on;
+    return NULL;
+}
+
+const command_rec mpp_cmds[] = {
+    AP_INIT_TAKE1("MPPRealm", set_realm, NULL, RSRC_CONF,
+                  "protection space of challenges (default: ServerName)"),
+    AP_INIT_TAKE12("MPPSecretFile", set_secret, NULL, RSRC_CONF,
+                   "file with the challenge HMAC key (>= 32 bytes) [and the previous key]"),
+    AP_INIT_RAW_ARGS("MPPStore", set_store, NULL, RSRC_CONF,
+                     "shared store: shm [size=64M] [dir=/var/lib/apache2/mpp]"),
+    AP_INIT_RAW_ARGS("MPPNetwork", set_network, NULL, RSRC_CONF,
+                     "name evm|solana key=value ... (chain-id, rpc, confirmations, timeout, ...)"),
+    AP_INIT_RAW_ARGS("MPPAsset", set_asset, NULL, RSRC_CONF,
+                     "name network= address= decimals= [eip712-name=] [eip712-version=]"),
+    AP_INIT_RAW_ARGS("MPPOffer", set_offer, NULL, RSRC_CONF,
+                     "name asset= price=|amount= recipient= [types=] [expires=] [description=] "
+                     "[tenant-price=min..max] [tenant-recipient=on]"),
+    AP_INIT_FLAG("MPPAllowPlainHTTP", set_plain, NULL, RSRC_CONF,
+                 "issue challenges over plain HTTP (TLS ends in front of httpd)"),
+    AP_INIT_RAW_ARGS("MPPCharge", set_charge, NULL, OR_AUTHCFG,
+                     "offer names to charge here, or off"),
+    AP_INIT_TAKE1("MPPPrice", set_price, NULL, OR_AUTHCFG,
+                  "price in asset units, within the offer's tenant-price range"),
+    AP_INIT_TAKE1("MPPRecipient", set_recipient, NULL, OR_AUTHCFG,
+                  "payee address, where the offer allows tenant-recipient"),
+    { NULL }
+};

@@ -1,0 +1,319 @@
+/* The payment gate (access phase): challenges, credential checks, and the
+ * output filters that finish 402s and add receipts to 2xx answers. */
+#include "mod_mpp.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include <apr_strings.h>
+
+#include "mpp_accept.h"
+#include "mpp_credential.h"
+#include "mpp_digest.h"
+#include "mpp_json.h"
+#include "mpp_receipt.h"
+#include "mpp_time.h"
+
+#define NOTE_PROBLEM "mpp-problem"     /* our problem body is the error page */
+#define NOTE_RECEIPT "mpp-receipt"     /* Payment-Receipt for a 2xx answer */
+#define NOTE_PAID    "mpp-paid"        /* this transaction is paid for */
+#define ERROR_FILTER "MPP_PROBLEM"
+#define RECEIPT_FILTER "MPP_RECEIPT"
+
+static const char PAYMENT_HINT[] =
+    "Pay with a wallet that supports one of the methods in the WWW-Authenticate "
+    "Payment challenges, then retry with Authorization: Payment <credential>.";
+
+typedef struct {
+    const mpp_offer_t *offer;
+    const char *request;          /* base64url(JCS(request)) */
+} gate_offer_t;
+
+typedef struct {
+    request_rec *r;
+    mpp_srv_cfg_t *sc;
+    const char *realm;
+    const char *scope;
+    apr_array_header_t *offers;   /* gate_offer_t */
+    int has_body;
+    unsigned char body_sha[32];
+} gate_t;
+
+static int is_loopback(const char *ip)
+{
+    return ip && (!strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11));
+}
+
+/* Offers this place charges, with tenant price and recipient applied.
+ * A bad tenant setting is a configuration error: 500, logged. */
+static int resolve_offers(gate_t *g, mpp_dir_cfg_t *d)
+{
+    request_rec *r = g->r;
+    g->offers = apr_array_make(r->pool, d->offers->nelts, sizeof(gate_offer_t));
+    for (int i = 0; i < d->offers->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(d->offers, i, const char *), *e, *recipient = NULL;
+        const mpp_offer_t *o = apr_hash_get(g->sc->offers, name, APR_HASH_KEY_STRING);
+        char *amount = NULL;
+        gate_offer_t *go;
+        if (!o || !o->asset) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPCharge %s (%s): unknown offer", name,
+                          d->where ? d->where : r->uri);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (d->price && (e = mpp_offer_tenant_amount(r->pool, o, d->price, &amount))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPPrice %s (%s): %s", d->price,
+                          d->where ? d->where : r->uri, e);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (d->recipient) {
+            if (!o->tenant_recipient) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPRecipient (%s): offer '%s' does not "
+                              "allow a tenant recipient", d->where ? d->where : r->uri, o->name);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if ((e = mpp_offer_check_address(r->pool, o, d->recipient))) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPRecipient (%s): %s",
+                              d->where ? d->where : r->uri, e);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            recipient = d->recipient;
+        }
+        go = apr_array_push(g->offers);
+        go->offer = o;
+        go->request = mpp_jcs_b64url(r->pool, mpp_offer_request(r->pool, o, amount, recipient));
+    }
+    return OK;
+}
+
+static const char *offer_method(const gate_offer_t *go)
+{
+    return go->offer->asset->network->method->name;
+}
+
+/* Fresh challenges (ranked by Accept-Payment) into err_headers_out; returns
+ * the first id for the problem body. */
+static const char *add_challenges(gate_t *g)
+{
+    request_rec *r = g->r;
+    const mpp_keys_t *keys = mpp_server_keys(r->server);
+    int n = g->offers->nelts, *order = apr_palloc(r->pool, sizeof(int) * (apr_size_t)n), kept = -1;
+    const char *accept = apr_table_get(r->headers_in, "Accept-Payment"), *first = NULL;
+    const char *digest = g->has_body ? mpp_digest_format(r->pool, g->body_sha) : NULL;
+
+    if (accept) {
+        const char **methods = apr_palloc(r->pool, sizeof(char *) * (apr_size_t)n);
+        const char **intents = apr_palloc(r->pool, sizeof(char *) * (apr_size_t)n);
+        for (int i = 0; i < n; i++) {
+            gate_offer_t *go = &APR_ARRAY_IDX(g->offers, i, gate_offer_t);
+            methods[i] = offer_method(go);
+            intents[i] = go->offer->intent;
+        }
+        kept = mpp_accept_rank(r->pool, accept, methods, intents, n, order);
+    }
+    if (kept < 0) {
+        for (int i = 0; i < n; i++) order[i] = i;
+        kept = n;
+    }
+    for (int k = 0; k < kept; k++) {
+        gate_offer_t *go = &APR_ARRAY_IDX(g->offers, order[k], gate_offer_t);
+        mpp_challenge_t c = { 0 };
+        const char *hdr, *err;
+        c.realm = g->realm;
+        c.method = offer_method(go);
+        c.intent = go->offer->intent;
+        c.request = go->request;
+        c.expires = mpp_time_format(r->pool, r->request_time + apr_time_from_sec(go->offer->expires));
+        c.digest = digest;
+        c.description = go->offer->description;
+        c.opaque = mpp_opaque_for_scope(r->pool, g->scope);
+        if (!c.opaque) return NULL;
+        c.id = mpp_challenge_compute_id(r->pool, keys->key, keys->keylen, &c);
+        if (!(hdr = mpp_challenge_format(r->pool, &c, &err))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: cannot format a challenge: %s", err);
+            return NULL;
+        }
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate", hdr);
+        if (!first) first = c.id;
+    }
+    return first;
+}
+
+/* An error answer with an RFC 9457 body; challenges when asked (402 always). */
+static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_challenges)
+{
+    request_rec *r = g->r;
+    int status = mpp_problem_status(t);
+    const char *id = NULL;
+
+    if (with_challenges || status == HTTP_PAYMENT_REQUIRED) {
+        if (!(id = add_challenges(g))) {
+            t = MPP_P_INTERNAL;
+            status = HTTP_INTERNAL_SERVER_ERROR;
+            detail = "the server could not issue a payment challenge";
+            apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        }
+    }
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    ap_custom_response(r, status, mpp_problem_json(r->pool, t, detail,
+                                                   t == MPP_P_PAYMENT_REQUIRED ? PAYMENT_HINT : NULL, id));
+    apr_table_setn(r->notes, NOTE_PROBLEM, "1");
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: %d %s: %s", status,
+                  mpp_problem_slug(t), detail ? ap_escape_logitem(r->pool, detail) : "");
+    return status;
+}
+
+static int already_paid(request_rec *r)
+{
+    for (request_rec *q = r->main ? r->main : r->prev; q; q = q->main ? q->main : q->prev)
+        if (apr_table_get(q->notes, NOTE_PAID)) return 1;
+    return 0;
+}
+
+/* Run the method behind the offer once the echo is known good. */
+static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred)
+{
+    request_rec *r = g->r;
+    const mpp_method_t *m = go->offer->asset->network->method;
+    mpp_payment_t pay = { 0 };
+    mpp_problem_t t;
+    json_object *receipt;
+    const char *hdr, *err;
+
+    pay.p = r->pool;
+    pay.cred = cred;
+    pay.offer = go->offer;
+    pay.request = cred->challenge.request_obj;
+    pay.challenge_id = cred->challenge.id;
+    pay.now = apr_time_now();
+    if ((t = m->verify(&pay)) != MPP_OK)
+        return respond(g, t, pay.detail, 1);
+    if (m->settle && (t = m->settle(&pay)) != MPP_OK)
+        return respond(g, t, pay.detail, 1);
+    receipt = m->receipt ? m->receipt(&pay) : mpp_receipt_default(&pay, m->name);
+    mpp_json_pool_own(r->pool, receipt);
+    if (!(hdr = mpp_receipt_format(r->pool, receipt, &err))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: method %s wrote a bad receipt: %s", m->name, err);
+        return respond(g, MPP_P_INTERNAL, "the payment was accepted but no receipt could be written", 0);
+    }
+    apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
+    apr_table_setn(r->notes, NOTE_PAID, "1");
+    return OK;
+}
+
+int mpp_gate_access(request_rec *r)
+{
+    mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
+    gate_t g = { 0 };
+    const char *auth, *err, *detail;
+    mpp_credential_t cred;
+    mpp_expect_t *exps;
+    int st, idx;
+    mpp_problem_t t;
+
+    if (!d->charge_set || !d->offers || d->offers->nelts == 0)
+        return DECLINED;
+    if (r->method_number == M_OPTIONS || already_paid(r))
+        return DECLINED;
+    g.r = r;
+    g.sc = ap_get_module_config(r->server->module_config, &mpp_module);
+    g.realm = g.sc->realm ? g.sc->realm : r->server->server_hostname;
+    if (!g.realm) g.realm = "MPP Payment";
+    /* HEAD is priced as GET: a credential for one serves the other */
+    g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
+    if ((st = resolve_offers(&g, d)) != OK)
+        return st;
+
+    if (strcmp(ap_http_scheme(r), "https") && g.sc->allow_plain_http != 1
+        && !is_loopback(r->useragent_ip))
+        return respond(&g, MPP_P_FORBIDDEN, "payments require HTTPS; this request arrived over plain HTTP", 0);
+
+    if ((st = mpp_body_digest(r, g.body_sha, &g.has_body)) != OK) {
+        if (st == HTTP_REQUEST_ENTITY_TOO_LARGE)
+            return respond(&g, MPP_P_TOO_LARGE, "request body too large to be bound to a payment", 0);
+        return st;
+    }
+
+    auth = apr_table_get(r->headers_in, "Authorization");
+    switch (auth ? mpp_credential_parse(r->pool, auth, &cred, &err) : MPP_CRED_NONE) {
+    case MPP_CRED_NONE:
+        return respond(&g, MPP_P_PAYMENT_REQUIRED, "Payment is required.", 1);
+    case MPP_CRED_MULTIPLE:
+        return respond(&g, MPP_P_BAD_REQUEST, "send exactly one Authorization: Payment credential", 1);
+    case MPP_CRED_MALFORMED:
+        return respond(&g, MPP_P_MALFORMED_CREDENTIAL, err, 1);
+    case MPP_CRED_OK:
+        break;
+    }
+
+    exps = apr_pcalloc(r->pool, sizeof(*exps) * (apr_size_t)g.offers->nelts);
+    for (int i = 0; i < g.offers->nelts; i++) {
+        gate_offer_t *go = &APR_ARRAY_IDX(g.offers, i, gate_offer_t);
+        exps[i].realm = g.realm;
+        exps[i].method = offer_method(go);
+        exps[i].intent = go->offer->intent;
+        exps[i].request = go->request;
+        exps[i].scope = g.scope;
+        exps[i].body_sha256 = g.has_body ? g.body_sha : NULL;
+    }
+    idx = mpp_verify_pick(r->pool, &cred.challenge, exps, g.offers->nelts);
+    if (idx < 0)
+        return respond(&g, MPP_P_METHOD_UNSUPPORTED,
+                       apr_psprintf(r->pool, "this resource does not accept %s/%s payments",
+                                    cred.challenge.method, cred.challenge.intent), 1);
+    t = mpp_verify_echo(r->pool, mpp_server_keys(r->server), &cred.challenge, &exps[idx],
+                        apr_time_now(), &detail);
+    if (t != MPP_OK)
+        return respond(&g, t, detail, 1);
+    return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred);
+}
+
+/* ---- output filters ---- */
+
+/* Error pages from ap_die are text/html; ours are problem+json. */
+static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    if (apr_table_get(r->notes, NOTE_PROBLEM) || (r->prev && apr_table_get(r->prev->notes, NOTE_PROBLEM)))
+        ap_set_content_type(r, "application/problem+json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Payment-Receipt and Cache-Control: private, on 2xx answers only. */
+static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *receipt = apr_table_get(r->notes, NOTE_RECEIPT);
+    if (receipt && r->status >= 200 && r->status < 300) {
+        const char *cc = apr_table_get(r->headers_out, "Cache-Control");
+        apr_table_setn(r->headers_out, "Payment-Receipt", receipt);
+        if (!cc)
+            apr_table_setn(r->headers_out, "Cache-Control", "private");
+        else if (!ap_find_token(r->pool, cc, "private"))
+            apr_table_setn(r->headers_out, "Cache-Control", apr_pstrcat(r->pool, cc, ", private", NULL));
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void mpp_insert_filters(request_rec *r)
+{
+    if (apr_table_get(r->notes, NOTE_RECEIPT))
+        ap_add_output_filter(RECEIPT_FILTER, NULL, r, r->connection);
+}
+
+void mpp_insert_error_filters(request_rec *r)
+{
+    if (apr_table_get(r->notes, NOTE_PROBLEM))
+        ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
+}
+
+void mpp_register_filters(void)
+{
+    ap_register_output_filter(ERROR_FILTER, problem_filter, NULL, AP_FTYPE_CONTENT_SET);
+    ap_register_output_filter(RECEIPT_FILTER, receipt_filter, NULL, AP_FTYPE_CONTENT_SET);
+    mpp_body_register();
+}

@@ -1,0 +1,138 @@
+/* Startup: resolving the configuration model and checking it at configtest. */
+#include "mod_mpp.h"
+
+#include "ap_provider.h"
+#include "http_core.h"
+#include "http_log.h"
+
+#include <apr_strings.h>
+
+int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    mpp_store_cfg.type = "shm";
+    mpp_store_cfg.size = 64 * 1024 * 1024;
+    mpp_store_cfg.dir = NULL;
+    return OK;
+}
+
+/* Resolve the networks, assets and offers a server defines against its
+ * (merged) tables; each object is resolved where it is defined. */
+static int resolve_server(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c)
+{
+    int ok = 1;
+    const char *e;
+
+    for (apr_hash_index_t *hi = apr_hash_first(p, c->own); hi; hi = apr_hash_next(hi)) {
+        const char *key = apr_hash_this_key(hi);
+        if (key[0] != 'n') continue;
+        mpp_network_t *n = apr_hash_this_val(hi);
+        if (n->kind == MPP_NET_OTHER) {
+            n->method = ap_lookup_provider(MPP_METHOD_PROVIDER, n->type, "0");
+            if (!n->method) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                             "MPPNetwork %s: unknown network type '%s' (evm or solana)", n->name, n->type);
+                ok = 0;
+            }
+        }
+    }
+    for (apr_hash_index_t *hi = apr_hash_first(p, c->own); hi; hi = apr_hash_next(hi)) {
+        const char *key = apr_hash_this_key(hi);
+        if (key[0] != 'a') continue;
+        mpp_asset_t *a = apr_hash_this_val(hi);
+        if ((e = mpp_asset_resolve(p, a, c->networks))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPAsset %s: %s", a->name, e);
+            ok = 0;
+        }
+    }
+    if (!ok) return 0;
+    for (apr_hash_index_t *hi = apr_hash_first(p, c->own); hi; hi = apr_hash_next(hi)) {
+        const char *key = apr_hash_this_key(hi);
+        if (key[0] != 'o') continue;
+        mpp_offer_t *o = apr_hash_this_val(hi);
+        if ((e = mpp_offer_resolve(p, o, c->assets))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPOffer %s: %s", o->name, e);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* Check one <Location>/<Directory> section's MPPCharge/MPPPrice/MPPRecipient. */
+static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir_cfg_t *d)
+{
+    int ok = 1;
+    const char *where = d->where ? d->where : "(server)";
+    if (!d->charge_set)
+        return 1;
+    for (int i = 0; i < d->offers->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(d->offers, i, const char *), *e;
+        const mpp_offer_t *o = apr_hash_get(c->offers, name, APR_HASH_KEY_STRING);
+        char *units;
+        if (!o) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MPPCharge %s in %s: unknown offer (define it with MPPOffer)", name, where);
+            ok = 0;
+            continue;
+        }
+        if (d->price && (e = mpp_offer_tenant_amount(p, o, d->price, &units))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPPrice %s in %s: %s", d->price, where, e);
+            ok = 0;
+        }
+        if (d->recipient) {
+            if (!o->tenant_recipient) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                             "MPPRecipient in %s: offer '%s' does not allow a tenant recipient "
+                             "(tenant-recipient=on)", where, o->name);
+                ok = 0;
+            }
+            else if ((e = mpp_offer_check_address(p, o, d->recipient))) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPRecipient in %s: %s", where, e);
+                ok = 0;
+            }
+        }
+    }
+    return ok;
+}
+
+static int check_sections(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, apr_array_header_t *secs)
+{
+    int ok = 1;
+    for (int i = 0; secs && i < secs->nelts; i++) {
+        ap_conf_vector_t *v = APR_ARRAY_IDX(secs, i, ap_conf_vector_t *);
+        mpp_dir_cfg_t *d = ap_get_module_config(v, &mpp_module);
+        if (d && !check_section(p, s, c, d)) ok = 0;
+    }
+    return ok;
+}
+
+int mpp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    int ok = 1;
+    for (server_rec *v = s; v; v = v->next)
+        if (!resolve_server(pconf, v, ap_get_module_config(v->module_config, &mpp_module)))
+            ok = 0;
+    if (!ok) return !OK;
+    for (server_rec *v = s; v; v = v->next) {
+        mpp_srv_cfg_t *c = ap_get_module_config(v->module_config, &mpp_module);
+        core_server_config *core = ap_get_core_module_config(v->module_config);
+        mpp_dir_cfg_t *d = ap_get_module_config(v->lookup_defaults, &mpp_module);
+        if (!check_section(ptemp, v, c, d)) ok = 0;
+        if (!check_sections(ptemp, v, c, core->sec_url)) ok = 0;
+        if (!check_sections(ptemp, v, c, core->sec_dir)) ok = 0;
+    }
+    return ok ? OK : !OK;
+}
+
+int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    for (server_rec *v = s; v; v = v->next) {
+        mpp_srv_cfg_t *c = ap_get_module_config(v->module_config, &mpp_module);
+        if (c->allow_plain_http == 1)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
+                         "mod_mpp: MPPAllowPlainHTTP is on for %s: challenges are issued over plain "
+                         "HTTP; TLS must end in front of this server", v->server_hostname);
+    }
+    return mpp_secret_post_config(pconf, s);
+}

@@ -1,0 +1,68 @@
+#include "mpp_addr.h"
+
+#include <string.h>
+
+static int hv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int mpp_evm_address_parse(const char *s, unsigned char out[20])
+{
+    if (strlen(s) != 42 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+        return -1;
+    for (int i = 0; i < 20; i++) {
+        int a = hv(s[2 + 2 * i]), b = hv(s[3 + 2 * i]);
+        if (a < 0 || b < 0) return -1;
+        out[i] = (unsigned char)(a << 4 | b);
+    }
+    return 0;
+}
+
+char *mpp_evm_address_format(apr_pool_t *p, const unsigned char a[20])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = apr_palloc(p, 43);
+    o[0] = '0'; o[1] = 'x';
+    for (int i = 0; i < 20; i++) {
+        o[2 + 2 * i] = hex[a[i] >> 4];
+        o[3 + 2 * i] = hex[a[i] & 15];
+    }
+    o[42] = '\0';
+    return o;
+}
+
+int mpp_base58_decode32(const char *s, unsigned char out[32])
+{
+    static const char A[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    unsigned char buf[64] = { 0 };
+    size_t n = strlen(s), zeros = 0, used = 0;
+
+    if (n == 0 || n > 44) return -1;
+    while (zeros < n && s[zeros] == '1') zeros++;
+    for (size_t i = 0; i < n; i++) {
+        const char *c = strchr(A, s[i]);
+        unsigned carry;
+        if (!c || !s[i]) return -1;
+        carry = (unsigned)(c - A);
+        for (size_t j = 0; j < used || carry; j++) {
+            if (j >= sizeof(buf)) return -1;
+            carry += 58u * buf[sizeof(buf) - 1 - j];
+            buf[sizeof(buf) - 1 - j] = (unsigned char)(carry & 0xff);
+            carry >>= 8;
+            if (j + 1 > used) used = j + 1;
+        }
+    }
+    /* leading '1's are leading zero bytes */
+    {
+        size_t sig = used;
+        while (sig && buf[sizeof(buf) - sig] == 0) sig--;
+        if (zeros + sig != 32) return -1;
+        memset(out, 0, zeros);
+        memcpy(out + zeros, buf + sizeof(buf) - sig, sig);
+    }
+    return 0;
+}
