@@ -20,6 +20,7 @@
 #include "mpp_credential.h"
 #include "mpp_json.h"
 #include "mpp_limits.h"
+#include "mpp_method.h"
 #include "mpp_problem.h"
 #include "mpp_receipt.h"
 #include "mpp_verify.h"
@@ -30,7 +31,7 @@
 #define ENVELOPE_MAX   (8 * 1024 * 1024)
 #define ENVELOPE_DEPTH 64
 
-/* The fixed receipt of the server.verify stand-in verifier. */
+/* The fixed receipt of the server.verify stand-in payment method. */
 #define STANDIN_REFERENCE "conformance-receipt"
 #define STANDIN_TIMESTAMP "2026-01-29T12:00:00Z"
 
@@ -83,7 +84,8 @@ static json_object *member_obj(json_object *o, const char *key)
 static const char *challenge_from_json(apr_pool_t *p, json_object *o, mpp_challenge_t *c)
 {
     static const char *const required[] = { "id", "realm", "method", "intent" };
-    static const char *const optional[] = { "expires", "digest", "description", "opaque", "header" };
+    static const char *const optional[] = { "expires", "digest", "description", "opaque",
+                                            "header" };
     const char **req_slots[] = { &c->id, &c->realm, &c->method, &c->intent };
     const char **opt_slots[] = { &c->expires, &c->digest, &c->description, &c->opaque, &c->header };
 
@@ -120,7 +122,8 @@ static const char *credential_from_json(apr_pool_t *p, json_object *o, mpp_crede
         return "credential.payload is missing or not an object";
     /* source: a string or an object; null means absent */
     if (json_object_object_get_ex(o, "source", &src) && src) {
-        if (!json_object_is_type(src, json_type_string) && !json_object_is_type(src, json_type_object))
+        if (!json_object_is_type(src, json_type_string)
+            && !json_object_is_type(src, json_type_object))
             return "credential.source is not a string or an object";
         cred->source = src;
     }
@@ -294,7 +297,8 @@ static result_t op_challenge_id(apr_pool_t *p, json_object *in)
                     apr_psprintf(p, "secretKey is shorter than %d bytes", MPP_HMAC_KEY_MIN));
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (member_str(in, names[i], slots[i]) != 0)
-            return fail("generation_error", apr_psprintf(p, "%s is missing or not a string", names[i]));
+            return fail("generation_error",
+                        apr_psprintf(p, "%s is missing or not a string", names[i]));
     /* description is accepted but never bound into the id */
     for (unsigned i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
         if (member_str(in, optional[i], opt_slots[i]) < 0)
@@ -329,6 +333,35 @@ static const char *problem_error_type(mpp_problem_t prob)
     }
 }
 
+/* The stand-in payment method of server.verify: the request decides the
+ * verdict (verificationError), and the receipt is fixed so that outcomes
+ * compare exactly across implementations. */
+static const char *standin_failure;
+
+static mpp_problem_t standin_verify(mpp_payment_t *pay)
+{
+    if (standin_failure) {
+        pay->detail = standin_failure;
+        return MPP_P_VERIFICATION_FAILED;
+    }
+    pay->reference = STANDIN_REFERENCE;
+    return MPP_OK;
+}
+
+static json_object *standin_receipt(mpp_payment_t *pay)
+{
+    json_object *r = json_object_new_object();
+    add_str(r, "status", "success");
+    add_str(r, "method", pay->cred->challenge.method);
+    add_str(r, "reference", pay->reference);
+    add_str(r, "timestamp", STANDIN_TIMESTAMP);
+    return r;
+}
+
+static const mpp_method_t standin_method = {
+    "conformance", NULL, NULL, standin_verify, NULL, standin_receipt,
+};
+
 /* server.verify: one credential against one route, through the gate's own
  * steps: the credential travels as an Authorization header and is read back
  * by the gate's parser, then picked and verified against the expectation the
@@ -342,11 +375,13 @@ static result_t op_server_verify(apr_pool_t *p, json_object *in)
     mpp_expect_t exp;
     mpp_keys_t keys;
     mpp_problem_t prob;
+    mpp_payment_t pay;
     int readable = 0;
 
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (member_str(in, names[i], &route[i]) != 0)
-            return fail("verification_error", apr_psprintf(p, "%s is missing or not a string", names[i]));
+            return fail("verification_error",
+                        apr_psprintf(p, "%s is missing or not a string", names[i]));
     if (!*route[1])
         return fail("verification_error", "secretKey is empty");
     if (!(request = member_obj(in, "request")))
@@ -354,7 +389,8 @@ static result_t op_server_verify(apr_pool_t *p, json_object *in)
     /* The route's own expiry only shapes the challenges it issues; the gate
      * always requires the echoed expires (fail closed), so it is not needed
      * to verify. */
-    if (member_str(in, "expires", &expires) < 0 || member_str(in, "verificationError", &verification_error) < 0)
+    if (member_str(in, "expires", &expires) < 0
+        || member_str(in, "verificationError", &verification_error) < 0)
         return fail("verification_error", "expires and verificationError must be strings");
 
     /* 1. the credential as the gate receives it */
@@ -362,7 +398,8 @@ static result_t op_server_verify(apr_pool_t *p, json_object *in)
     if (!err && (hdr = mpp_credential_format(p, &cred, &err)) != NULL)
         readable = mpp_credential_parse(p, hdr, &cred, &err) == MPP_CRED_OK;
     if (!readable) {
-        fprintf(stderr, "mpp-conformance: server.verify: %s\n", err ? err : "unreadable credential");
+        fprintf(stderr, "mpp-conformance: server.verify: %s\n",
+                err ? err : "unreadable credential");
         return ok_value(verify_rejected("malformed_credential"));
     }
 
@@ -390,16 +427,20 @@ static result_t op_server_verify(apr_pool_t *p, json_object *in)
         return ok_value(verify_rejected(problem_error_type(prob)));
     }
 
-    /* 4. the stand-in payment verifier */
-    if (verification_error) {
-        fprintf(stderr, "mpp-conformance: server.verify: verifier: %s\n", verification_error);
-        return ok_value(verify_rejected("verification_failed"));
+    /* 4. the payment method, as the gate's pay() step runs it */
+    standin_failure = verification_error;
+    memset(&pay, 0, sizeof(pay));
+    pay.p = p;
+    pay.cred = &cred;
+    pay.request = cred.challenge.request_obj;
+    pay.challenge_id = cred.challenge.id;
+    pay.now = apr_time_now();
+    if ((prob = standin_method.verify(&pay)) != MPP_OK) {
+        fprintf(stderr, "mpp-conformance: server.verify: %s: %s\n", mpp_problem_slug(prob),
+                pay.detail ? pay.detail : "");
+        return ok_value(verify_rejected(problem_error_type(prob)));
     }
-    r = mpp_json_pool_own(p, json_object_new_object());
-    add_str(r, "status", "success");
-    add_str(r, "method", route[2]);
-    add_str(r, "reference", STANDIN_REFERENCE);
-    add_str(r, "timestamp", STANDIN_TIMESTAMP);
+    r = mpp_json_pool_own(p, standin_method.receipt(&pay));
     if (!mpp_receipt_format(p, r, &err))
         return fail("verification_error", err);
     {
@@ -431,9 +472,11 @@ static const op_t ops[] = {
 /* The error type an op reports for input it cannot use. */
 static const char *input_error_type(const char *op)
 {
-    if (!strcmp(op, "challenge.parse") || !strcmp(op, "credential.parse") || !strcmp(op, "receipt.parse"))
+    if (!strcmp(op, "challenge.parse") || !strcmp(op, "credential.parse")
+        || !strcmp(op, "receipt.parse"))
         return "parse_error";
-    if (!strcmp(op, "challenge.format") || !strcmp(op, "credential.format") || !strcmp(op, "receipt.format"))
+    if (!strcmp(op, "challenge.format") || !strcmp(op, "credential.format")
+        || !strcmp(op, "receipt.format"))
         return "format_error";
     if (!strncmp(op, "base64url.", 10))
         return "encoding_error";
@@ -480,7 +523,8 @@ static result_t dispatch(apr_pool_t *p, const char *text, apr_size_t len, const 
     if (!req || !json_object_is_type(req, json_type_object))
         return fail("unknown_error", apr_pstrcat(p, "request is not a JSON object: ",
                                                  err ? err : "wrong type", NULL));
-    if (!json_object_object_get_ex(req, "schema", &schema) || !json_object_is_type(schema, json_type_int)
+    if (!json_object_object_get_ex(req, "schema", &schema)
+        || !json_object_is_type(schema, json_type_int)
         || json_object_get_int64(schema) != 1)
         return fail("unknown_error", "unsupported request schema (expected 1)");
     if (member_str(req, "op", &op) != 0)
@@ -489,7 +533,8 @@ static result_t dispatch(apr_pool_t *p, const char *text, apr_size_t len, const 
     for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         if (strcmp(ops[i].name, op))
             continue;
-        if (!json_object_object_get_ex(req, "input", &in) || !json_object_is_type(in, json_type_object))
+        if (!json_object_object_get_ex(req, "input", &in)
+            || !json_object_is_type(in, json_type_object))
             return fail(input_error_type(op), "request.input is missing or not an object");
         return ops[i].fn(p, in);
     }
