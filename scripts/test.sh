@@ -19,5 +19,12 @@ mpp_build "$MPP_ROOT/build-asan" --enable-sanitizers
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -C build-asan check || { cat build-asan/tests/unit/*.log build-asan/tests/conformance/*.log 2>/dev/null; exit 1; }
 
+# Debian's python3 has Debian's pytest (another python3 may come first in PATH)
+PYTEST="/usr/bin/python3 -m pytest -q -p no:cacheprovider"
+
+echo "== integration tests (real httpd) with the module built under ASan + UBSan"
+MPP_BUILDDIR="$MPP_ROOT/build-asan" MPP_HTTPD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+    $PYTEST tests/integration
+
 echo "== integration tests (real httpd)"
-MPP_BUILDDIR="$MPP_ROOT/build" python3 -m pytest -q -p no:cacheprovider tests/integration
+MPP_BUILDDIR="$MPP_ROOT/build" $PYTEST tests/integration

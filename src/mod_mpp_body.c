@@ -9,6 +9,8 @@
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
+APLOG_USE_MODULE(mpp);
+
 #define REPLAY_FILTER "MPP_BODY_REPLAY"
 
 typedef struct { apr_bucket_brigade *kept; } replay_ctx_t;

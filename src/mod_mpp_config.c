@@ -9,6 +9,8 @@
 #include "mpp_amount.h"
 #include "mpp_args.h"
 
+APLOG_USE_MODULE(mpp);
+
 mpp_store_cfg_t mpp_store_cfg = { "shm", 64 * 1024 * 1024, NULL };
 
 void *mpp_create_srv_cfg(apr_pool_t *p, server_rec *s)
@@ -225,7 +227,9 @@ static const char *set_price(cmd_parms *cmd, void *dv, const char *v)
 {
     mpp_dir_cfg_t *d = dv;
     char *units;
-    const char *e = mpp_amount_from_price(cmd->pool, v, 77, &units);
+    /* syntax only here (36 is the most decimals an asset may have); the
+     * offer's own decimals and tenant range are checked where it is known */
+    const char *e = mpp_amount_from_price(cmd->pool, v, 36, &units);
     if (e) return apr_psprintf(cmd->pool, "MPPPrice %s: %s", v, e);
     d->price = v;
     if (in_htaccess(cmd) && d->charge_set) {

@@ -17,6 +17,8 @@
 #include "mpp_receipt.h"
 #include "mpp_time.h"
 
+APLOG_USE_MODULE(mpp);
+
 #define NOTE_PROBLEM "mpp-problem"     /* our problem body is the error page */
 #define NOTE_RECEIPT "mpp-receipt"     /* Payment-Receipt for a 2xx answer */
 #define NOTE_PAID    "mpp-paid"        /* this transaction is paid for */
@@ -301,7 +303,12 @@ static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 void mpp_insert_filters(request_rec *r)
 {
-    if (apr_table_get(r->notes, NOTE_RECEIPT))
+    const char *receipt = apr_table_get(r->notes, NOTE_RECEIPT);
+    /* after an internal redirect the payment was taken by an earlier request */
+    for (request_rec *q = r->prev; !receipt && q; q = q->prev)
+        if ((receipt = apr_table_get(q->notes, NOTE_RECEIPT)))
+            apr_table_setn(r->notes, NOTE_RECEIPT, receipt);
+    if (receipt)
         ap_add_output_filter(RECEIPT_FILTER, NULL, r, r->connection);
 }
 
@@ -314,6 +321,7 @@ void mpp_insert_error_filters(request_rec *r)
 void mpp_register_filters(void)
 {
     ap_register_output_filter(ERROR_FILTER, problem_filter, NULL, AP_FTYPE_CONTENT_SET);
-    ap_register_output_filter(RECEIPT_FILTER, receipt_filter, NULL, AP_FTYPE_CONTENT_SET);
+    /* after mod_headers (CONTENT_SET) so Cache-Control it sets still gets private */
+    ap_register_output_filter(RECEIPT_FILTER, receipt_filter, NULL, AP_FTYPE_CONTENT_SET + 5);
     mpp_body_register();
 }

@@ -7,6 +7,8 @@
 
 #include <apr_strings.h>
 
+APLOG_USE_MODULE(mpp);
+
 int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     mpp_store_cfg.type = "shm";

@@ -11,6 +11,8 @@
 #include "mpp_crypto.h"
 #include "mpp_limits.h"
 
+APLOG_USE_MODULE(mpp);
+
 #define MAX_KEY_FILE 4096
 
 /* Key material must not be readable by others nor writable by the group. */
