@@ -206,8 +206,11 @@ static int at_scheme_start(const char *s, const char **after_scheme)
 typedef struct { const char *name; const char *value; } kv_t;
 
 /* Parses params of one challenge starting at *pp; stops at the end or at the
- * start of the next scheme. */
-static int parse_params(apr_pool_t *p, const char **pp, apr_array_header_t *kvs, const char **err)
+ * start of the next scheme. Not strict (another scheme's params): duplicate
+ * or excess params are dropped, so a sloppy foreign challenge cannot hide
+ * the Payment challenges after it. */
+static int parse_params(apr_pool_t *p, const char **pp, apr_array_header_t *kvs, int strict,
+                        const char **err)
 {
     const char *s = *pp;
     for (;;) {
@@ -254,9 +257,9 @@ static int parse_params(apr_pool_t *p, const char **pp, apr_array_header_t *kvs,
             else s++;
         }
         if (bad) {
-            if (!strcmp(name, "id") || !strcmp(name, "realm") || !strcmp(name, "method")
+            if (strict && (!strcmp(name, "id") || !strcmp(name, "realm") || !strcmp(name, "method")
                 || !strcmp(name, "intent") || !strcmp(name, "request") || !strcmp(name, "expires")
-                || !strcmp(name, "digest") || !strcmp(name, "opaque") || !strcmp(name, "description")) {
+                || !strcmp(name, "digest") || !strcmp(name, "opaque") || !strcmp(name, "description"))) {
                 *err = apr_psprintf(p, "unterminated quoted-string in %s", name);
                 return -1;
             }
@@ -265,10 +268,15 @@ static int parse_params(apr_pool_t *p, const char **pp, apr_array_header_t *kvs,
         for (int i = 0; i < kvs->nelts; i++) {
             if (!strcmp(APR_ARRAY_IDX(kvs, i, kv_t).name, name)) {
                 *err = apr_psprintf(p, "duplicate parameter %s", name);
-                return -1;
+                bad = 1;
             }
         }
-        if (kvs->nelts >= MPP_MAX_PARAMS) { *err = "too many parameters"; return -1; }
+        if (!bad && kvs->nelts >= MPP_MAX_PARAMS) { *err = "too many parameters"; bad = 1; }
+        if (bad) {
+            if (strict)
+                return -1;
+            continue;
+        }
         {
             kv_t *kv = apr_array_push(kvs);
             kv->name = name;
@@ -334,7 +342,7 @@ apr_array_header_t *mpp_challenge_parse_list(apr_pool_t *p, const char *hdr, con
         if (slen == 7 && !strncasecmp(ss, "Payment", 7)) {
             apr_array_header_t *kvs = apr_array_make(p, 10, sizeof(kv_t));
             mpp_challenge_t *c;
-            if (parse_params(p, &s, kvs, err))
+            if (parse_params(p, &s, kvs, 1, err))
                 return NULL;
             c = apr_array_push(out);
             if (build(p, kvs, c, err))
@@ -344,7 +352,7 @@ apr_array_header_t *mpp_challenge_parse_list(apr_pool_t *p, const char *hdr, con
             /* another scheme: skip its params or token68 */
             apr_array_header_t *kvs = apr_array_make(p, 4, sizeof(kv_t));
             const char *ignored;
-            if (parse_params(p, &s, kvs, &ignored))
+            if (parse_params(p, &s, kvs, 0, &ignored))
                 while (*s && *s != ',') s++;
         }
     }
