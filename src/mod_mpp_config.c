@@ -144,6 +144,20 @@ static const char *set_store(cmd_parms *cmd, void *d, const char *args)
     return NULL;
 }
 
+/* Add a named definition to this server's table; "own" (keyed by kind and
+ * name) remembers where each was defined, so it is resolved once, there. */
+static const char *define(cmd_parms *cmd, apr_hash_t *table, const char *kind,
+                          const char *name, void *obj)
+{
+    mpp_srv_cfg_t *c = srv(cmd);
+    const char *key = apr_pstrcat(cmd->pool, kind, name, NULL);
+    if (apr_hash_get(c->own, key, APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "%s %s: defined twice", cmd->cmd->name, name);
+    apr_hash_set(table, name, APR_HASH_KEY_STRING, obj);
+    apr_hash_set(c->own, key, APR_HASH_KEY_STRING, obj);
+    return NULL;
+}
+
 static const char *set_network(cmd_parms *cmd, void *d, const char *args)
 {
     mpp_srv_cfg_t *c = srv(cmd);
@@ -153,13 +167,9 @@ static const char *set_network(cmd_parms *cmd, void *d, const char *args)
     if (!(w = words(cmd, args, &e))) return e;
     if ((e = mpp_network_parse(cmd->pool, n, w)))
         return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
-    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "n:", n->name, NULL), APR_HASH_KEY_STRING))
-        return apr_psprintf(cmd->pool, "MPPNetwork %s: defined twice", n->name);
     if (n->key_file && (e = mpp_key_file_check(cmd->pool, n->key_file)))
         return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", n->name, e);
-    apr_hash_set(c->networks, n->name, APR_HASH_KEY_STRING, n);
-    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "n:", n->name, NULL), APR_HASH_KEY_STRING, n);
-    return NULL;
+    return define(cmd, c->networks, "n:", n->name, n);
 }
 
 static const char *set_asset(cmd_parms *cmd, void *d, const char *args)
@@ -171,11 +181,7 @@ static const char *set_asset(cmd_parms *cmd, void *d, const char *args)
     if (!(w = words(cmd, args, &e))) return e;
     if ((e = mpp_asset_parse(cmd->pool, a, w)))
         return apr_psprintf(cmd->pool, "MPPAsset %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
-    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "a:", a->name, NULL), APR_HASH_KEY_STRING))
-        return apr_psprintf(cmd->pool, "MPPAsset %s: defined twice", a->name);
-    apr_hash_set(c->assets, a->name, APR_HASH_KEY_STRING, a);
-    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "a:", a->name, NULL), APR_HASH_KEY_STRING, a);
-    return NULL;
+    return define(cmd, c->assets, "a:", a->name, a);
 }
 
 static const char *set_offer(cmd_parms *cmd, void *d, const char *args)
@@ -187,11 +193,7 @@ static const char *set_offer(cmd_parms *cmd, void *d, const char *args)
     if (!(w = words(cmd, args, &e))) return e;
     if ((e = mpp_offer_parse(cmd->pool, o, w)))
         return apr_psprintf(cmd->pool, "MPPOffer %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
-    if (apr_hash_get(c->own, apr_pstrcat(cmd->pool, "o:", o->name, NULL), APR_HASH_KEY_STRING))
-        return apr_psprintf(cmd->pool, "MPPOffer %s: defined twice", o->name);
-    apr_hash_set(c->offers, o->name, APR_HASH_KEY_STRING, o);
-    apr_hash_set(c->own, apr_pstrcat(cmd->pool, "o:", o->name, NULL), APR_HASH_KEY_STRING, o);
-    return NULL;
+    return define(cmd, c->offers, "o:", o->name, o);
 }
 
 /* In .htaccess the server configuration is complete: check offers now, so

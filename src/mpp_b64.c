@@ -85,30 +85,3 @@ int mpp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
     *outlen = o;
     return 0;
 }
-
-int mpp_utf8_valid(const unsigned char *s, apr_size_t len)
-{
-    apr_size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        unsigned cp;
-        int n;
-
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-        else return 0;
-        for (int k = 1; k <= n; k++) {
-            if (i + (apr_size_t)k >= len || (s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += (apr_size_t)n + 1;
-    }
-    return 1;
-}

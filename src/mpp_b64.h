@@ -4,6 +4,8 @@
 
 #include <apr_pools.h>
 
+#include "mpp_utf8.h" /* mpp_utf8_valid, for text decoded from base64url */
+
 /* Encode len bytes; the result is NUL-terminated and never padded. */
 char *mpp_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
 
@@ -15,8 +17,5 @@ int mpp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
 
 /* Standard base64 with padding (RFC 4648 section 4), for RFC 9530 digests. */
 char *mpp_b64std_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
-
-/* 1 when buf holds well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-int mpp_utf8_valid(const unsigned char *buf, apr_size_t len);
 
 #endif

@@ -3,6 +3,7 @@
 #include "mpp_crypto.h"
 #include "mpp_json.h"
 #include "mpp_limits.h"
+#include "mpp_utf8.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -115,42 +116,6 @@ static int is_tchar(unsigned char c)
 
 static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int hex4at(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)s[i]);
-        if (h < 0) return -1;
-        v = (v << 4) | (unsigned)h;
-    }
-    *out = v;
-    return 0;
-}
-
-static void utf8_put(char *b, apr_size_t *o, unsigned cp)
-{
-    if (cp < 0x80) b[(*o)++] = (char)cp;
-    else if (cp < 0x800) {
-        b[(*o)++] = (char)(0xc0 | (cp >> 6)); b[(*o)++] = (char)(0x80 | (cp & 0x3f));
-    }
-    else if (cp < 0x10000) {
-        b[(*o)++] = (char)(0xe0 | (cp >> 12)); b[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[(*o)++] = (char)(0x80 | (cp & 0x3f));
-    }
-    else {
-        b[(*o)++] = (char)(0xf0 | (cp >> 18)); b[(*o)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3f)); b[(*o)++] = (char)(0x80 | (cp & 0x3f));
-    }
-}
-
 /* Reads a quoted-string at *pp (on the opening quote). Linear time. Returns
  * NULL for an unterminated string (with *pp at the end). */
 static char *read_quoted(apr_pool_t *p, const char **pp)
@@ -171,16 +136,16 @@ static char *read_quoted(apr_pool_t *p, const char **pp)
         s++;
         if (*s == 'u' && q - s >= 5) {
             unsigned u, lo;
-            if (hex4at(s + 1, &u) == 0) {
+            if (mpp_hex4(s + 1, &u) == 0) {
                 s += 5;
                 if (u >= 0xd800 && u <= 0xdbff && q - s >= 6 && s[0] == '\\' && s[1] == 'u'
-                    && hex4at(s + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+                    && mpp_hex4(s + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
                     u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
                     s += 6;
                 }
                 else if (u >= 0xd800 && u <= 0xdfff)
                     u = 0xfffd;
-                utf8_put(buf, &o, u);
+                mpp_utf8_put(buf, &o, u);
                 continue;
             }
         }

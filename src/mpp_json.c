@@ -1,5 +1,6 @@
 #include "mpp_json.h"
 #include "mpp_b64.h"
+#include "mpp_utf8.h"
 
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -27,41 +28,6 @@ static void jp_ws(jp_t *j)
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
             break;
         j->pos++;
-    }
-}
-
-static int hex4(const unsigned char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(char *b, apr_size_t *o, unsigned cp)
-{
-    if (cp < 0x80) b[(*o)++] = (char)cp;
-    else if (cp < 0x800) {
-        b[(*o)++] = (char)(0xc0 | (cp >> 6));
-        b[(*o)++] = (char)(0x80 | (cp & 0x3f));
-    }
-    else if (cp < 0x10000) {
-        b[(*o)++] = (char)(0xe0 | (cp >> 12));
-        b[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[(*o)++] = (char)(0x80 | (cp & 0x3f));
-    }
-    else {
-        b[(*o)++] = (char)(0xf0 | (cp >> 18));
-        b[(*o)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[(*o)++] = (char)(0x80 | (cp & 0x3f));
     }
 }
 
@@ -95,21 +61,21 @@ static char *jp_string(jp_t *j, apr_size_t *outlen)
         case 't': buf[o++] = '\t'; break;
         case 'u': {
             unsigned cp, lo;
-            if (j->pos + 4 > end || hex4(j->s + j->pos, &cp)) {
+            if (j->pos + 4 > end || mpp_hex4((const char *)j->s + j->pos, &cp)) {
                 j->err = "bad \\u escape"; return NULL;
             }
             j->pos += 4;
             if (cp >= 0xdc00 && cp <= 0xdfff) { j->err = "lone surrogate"; return NULL; }
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 if (j->pos + 6 > end || j->s[j->pos] != '\\' || j->s[j->pos + 1] != 'u'
-                    || hex4(j->s + j->pos + 2, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+                    || mpp_hex4((const char *)j->s + j->pos + 2, &lo) || lo < 0xdc00 || lo > 0xdfff) {
                     j->err = "lone surrogate"; return NULL;
                 }
                 j->pos += 6;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             if (cp == 0) { j->err = "NUL character in string"; return NULL; }
-            put_utf8(buf, &o, cp); /* an escape is >= 6 bytes, output <= 4 */
+            mpp_utf8_put(buf, &o, cp); /* an escape is >= 6 bytes, output <= 4 */
             break;
         }
         default:

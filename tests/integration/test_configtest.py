@@ -204,3 +204,20 @@ def test_store_at_top_level_passes(build, tmp_path):
 def test_server_directives_refused_in_location(build, tmp_path, directive):
     rc, out, _ = run(build, tmp_path, BASE + location(directive))
     refused(rc, out, directive.split()[0])
+
+
+@pytest.mark.parametrize("directive,line", [
+    ("MPPNetwork", "MPPNetwork local test"),
+    ("MPPAsset", "MPPAsset tok network=local address=TOK decimals=2"),
+    ("MPPOffer", OFFER_TEST),
+])
+def test_a_name_defined_twice_in_one_server_is_refused(build, tmp_path, directive, line):
+    rc, out, _ = run(build, tmp_path, BASE + line + "\n")
+    refused(rc, out, directive, "defined twice")
+
+
+def test_a_vhost_may_redefine_a_name_of_the_main_server(build, tmp_path):
+    body = BASE + ("<VirtualHost 127.0.0.1:9>\n    ServerName other.test\n    %s\n</VirtualHost>\n"
+                   % OFFER_TEST.replace("price=1", "price=2"))
+    rc, out, _ = run(build, tmp_path, body)
+    assert rc == 0 and "Syntax OK" in out, out
