@@ -10,6 +10,7 @@ static void mpp_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(mpp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(mpp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mpp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mpp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* per-conf: subrequests and internal redirects into the same place are
      * not charged again */
     ap_hook_check_access(mpp_gate_access, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);

@@ -66,6 +66,16 @@ void mpp_insert_filters(request_rec *r);
 void mpp_insert_error_filters(request_rec *r);
 void mpp_register_filters(void);
 
+/* the shared store (NULL in a process where it could not be attached) */
+#define MPP_STORE_MUTEX "mpp-store"
+struct mpp_store_t *mpp_the_store(void);
+const char *mpp_store_dir(void);
+void mpp_store_pre_config(apr_pool_t *pconf);
+int mpp_store_check(apr_pool_t *p, server_rec *s);
+int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void mpp_store_child_init(apr_pool_t *pchild, server_rec *s);
+void mpp_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */
 int mpp_body_digest(request_rec *r, unsigned char sha256[32], int *has_body);

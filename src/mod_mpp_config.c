@@ -110,8 +110,8 @@ static const char *parse_size(const char *v, apr_size_t *out)
     else if (*end == 'M' || *end == 'm') { mul = 1024 * 1024; end++; }
     else if (*end == 'G' || *end == 'g') { mul = 1024 * 1024 * 1024; end++; }
     if (*end) return "size= must be a positive number with an optional K, M or G";
-    if (n > (apr_int64_t)64 * 1024 * 1024 * 1024 / mul || n * mul < 1024 * 1024)
-        return "size= must be between 1M and 64G";
+    if (n > (apr_int64_t)64 * 1024 * 1024 * 1024 / mul || n * mul < 64 * 1024)
+        return "size= must be between 64K and 64G";
     *out = (apr_size_t)(n * mul);
     return NULL;
 }

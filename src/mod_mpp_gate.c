@@ -15,6 +15,7 @@
 #include "mpp_digest.h"
 #include "mpp_json.h"
 #include "mpp_receipt.h"
+#include "mpp_store.h"
 #include "mpp_time.h"
 
 APLOG_USE_MODULE(mpp);
@@ -174,15 +175,57 @@ static int already_paid(request_rec *r)
     return 0;
 }
 
-/* Run the method behind the offer once the echo is known good. */
+/* 503 with Retry-After: the gate cannot record payments, so it takes none. */
+static int unavailable(gate_t *g, const char *detail, int retry_after)
+{
+    apr_table_setn(g->r->err_headers_out, "Retry-After", apr_itoa(g->r->pool, retry_after));
+    return respond(g, MPP_P_UNAVAILABLE, detail, 0);
+}
+
+static int store_trouble(gate_t *g, mpp_store_rc_t rc)
+{
+    static apr_time_t last_full_log;   /* per process: a full store is logged once a minute */
+    request_rec *r = g->r;
+    if (rc == MPP_STORE_FULL) {
+        if (r->request_time - last_full_log > apr_time_from_sec(60)) {
+            last_full_log = r->request_time;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: the payment store is full (%lu bytes): "
+                          "payments are refused until entries expire; raise MPPStore size=",
+                          (unsigned long)mpp_store_cfg.size);
+        }
+        return unavailable(g, "the payment store is full; retry later", 30);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: payment store error (%s): refusing payments",
+                  mpp_store_rc_name(rc));
+    return unavailable(g, "payments cannot be recorded right now; retry later", 5);
+}
+
+/* Run the method behind the offer once the echo is known good. The challenge
+ * id is claimed first (in memory), so concurrent copies of one credential
+ * have one winner; the claim is journaled before the answer goes out, and
+ * released when the payment fails. */
 static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred)
 {
     request_rec *r = g->r;
     const mpp_method_t *m = go->offer->asset->network->method;
+    mpp_store_t *st = mpp_the_store();
     mpp_payment_t pay = { 0 };
     mpp_problem_t t;
+    mpp_store_rc_t rc;
     json_object *receipt;
-    const char *hdr, *err;
+    const char *hdr, *err, *key;
+    apr_time_t expires;
+
+    if (!st)
+        return store_trouble(g, MPP_STORE_ERROR);
+    /* verified already: parseable, and not past */
+    mpp_time_parse(cred->challenge.expires, &expires);
+    key = apr_pstrcat(r->pool, "cid:", cred->challenge.id, NULL);
+    rc = mpp_store_add(st, key, NULL, 0, expires + apr_time_from_sec(5), 0);
+    if (rc == MPP_STORE_EXISTS)
+        return respond(g, MPP_P_INVALID_CHALLENGE, "this challenge was already used", 1);
+    if (rc != MPP_STORE_OK)
+        return store_trouble(g, rc);
 
     pay.p = r->pool;
     pay.cred = cred;
@@ -190,10 +233,13 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred)
     pay.request = cred->challenge.request_obj;
     pay.challenge_id = cred->challenge.id;
     pay.now = apr_time_now();
-    if ((t = m->verify(&pay)) != MPP_OK)
+    if ((t = m->verify(&pay)) != MPP_OK || (m->settle && (t = m->settle(&pay)) != MPP_OK)) {
+        /* nothing was paid: the challenge may be answered again */
+        mpp_store_remove(st, key);
         return respond(g, t, pay.detail, 1);
-    if (m->settle && (t = m->settle(&pay)) != MPP_OK)
-        return respond(g, t, pay.detail, 1);
+    }
+    if ((rc = mpp_store_persist(st, key)) != MPP_STORE_OK)
+        return store_trouble(g, rc);
     receipt = m->receipt ? m->receipt(&pay) : mpp_receipt_default(&pay, m->name);
     mpp_json_pool_own(r->pool, receipt);
     if (!(hdr = mpp_receipt_format(r->pool, receipt, &err))) {

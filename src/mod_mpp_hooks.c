@@ -14,6 +14,7 @@ int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     mpp_store_cfg.type = "shm";
     mpp_store_cfg.size = 64 * 1024 * 1024;
     mpp_store_cfg.dir = NULL;
+    mpp_store_pre_config(pconf);
     return OK;
 }
 
@@ -122,19 +123,30 @@ int mpp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         if (!check_sections(ptemp, v, c, core->sec_url)) ok = 0;
         if (!check_sections(ptemp, v, c, core->sec_dir)) ok = 0;
     }
+    if (mpp_store_check(ptemp, s)) ok = 0;
     return ok ? OK : !OK;
 }
 
 int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    int charging = 0, rv;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     for (server_rec *v = s; v; v = v->next) {
         mpp_srv_cfg_t *c = ap_get_module_config(v->module_config, &mpp_module);
+        if (apr_hash_count(c->offers)) charging = 1;
         if (c->allow_plain_http == 1)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
                          "mod_mpp: MPPAllowPlainHTTP is on for %s: challenges are issued over plain "
                          "HTTP; TLS must end in front of this server", v->server_hostname);
     }
-    return mpp_secret_post_config(pconf, s);
+    if ((rv = mpp_secret_post_config(pconf, s)) != OK)
+        return rv;
+    /* no offer, nothing to charge: no state to keep either */
+    return charging ? mpp_store_post_config(pconf, ptemp, s) : OK;
+}
+
+void mpp_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mpp_store_child_init(pchild, s);
 }

@@ -451,6 +451,9 @@ class Httpd:
                 lines.append("MPPSecretFile %s %s" % (self.secret_path, self.previous_secret_path))
             else:
                 lines.append("MPPSecretFile %s" % self.secret_path)
+        if "MPPStore" not in self.body + self.preamble_extra:
+            # each server keeps its payment journal in its own root
+            lines.append("MPPStore shm size=4M dir=%s/state" % self.root)
         if self.preamble_extra:
             lines.append(self.fill(self.preamble_extra))
         return "\n".join(lines) + "\n" + self.fill(self.body) + "\n"

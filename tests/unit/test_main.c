@@ -11,7 +11,7 @@ int main(void)
     Suite *(*const suites[])(void) = {
         suite_b64, suite_json, suite_challenge, suite_credential, suite_receipt,
         suite_problem, suite_time, suite_digest, suite_amount, suite_addr,
-        suite_accept, suite_args, suite_model, suite_verify,
+        suite_accept, suite_args, suite_model, suite_verify, suite_store, suite_journal,
     };
     SRunner *sr;
     int failed;

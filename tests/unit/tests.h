@@ -19,5 +19,7 @@ Suite *suite_accept(void);
 Suite *suite_args(void);
 Suite *suite_model(void);
 Suite *suite_verify(void);
+Suite *suite_store(void);
+Suite *suite_journal(void);
 
 #endif
