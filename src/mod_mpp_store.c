@@ -99,7 +99,7 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "mod_mpp: MPPStore size= or dir= changed; the running store is kept "
                          "until a full restart");
-        store = mpp_shm_store_attach(pp, apr_shm_baseaddr_get(R->shm), R->size, R->mutex, R->journal);
+        store = mpp_shm_store_attach(pconf, apr_shm_baseaddr_get(R->shm), R->size, R->mutex, R->journal);
         return store ? OK : HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!R) R = ap_retained_data_create(RETAINED, sizeof(*R));
@@ -124,7 +124,7 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    store = mpp_shm_store_attach(pp, mem, R->size, R->mutex, R->journal);
+    store = mpp_shm_store_attach(pconf, mem, R->size, R->mutex, R->journal);
     if (!store || mpp_shm_store_load(store, ptemp, &jst, &err)) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: cannot load the store journal: %s",
                      store ? err : "bad layout");

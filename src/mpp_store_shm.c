@@ -49,6 +49,7 @@ typedef struct {
     apr_global_mutex_t *lock;
     mpp_journal_t *journal;
     apr_pool_t *p;
+    mpp_store_t *st;               /* for its clock */
 } shm_t;
 
 /* ---- SipHash-2-4 ---- */
@@ -450,6 +451,7 @@ mpp_store_t *mpp_shm_store_attach(apr_pool_t *p, void *mem, apr_size_t bytes,
     s->lock = lk;
     s->journal = journal;
     s->p = p;
+    s->st = st;
     st->provider = &mpp_store_shm_provider;
     st->impl = s;
     st->now = apr_time_now;
@@ -504,7 +506,7 @@ static int compact_locked(shm_t *s, const char **err)
     apr_pool_t *tp;
     mpp_jwriter_t *w;
     apr_uint64_t n = 0;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = s->st->now();
     int rv = -1;
 
     if (!s->journal) return 0;
