@@ -53,6 +53,9 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
 const char *mpp_secret_load(apr_pool_t *p, const char *path, const unsigned char **key,
                             apr_size_t *keylen);
 const char *mpp_key_file_check(apr_pool_t *p, const char *path);
+/* An EVM private key file (0x + 64 hex) and its address. */
+const char *mpp_evm_key_load(apr_pool_t *p, const char *path, unsigned char key[32],
+                             unsigned char addr[20]);
 /* The key set for a server: its own, else a random key retained across restarts. */
 const mpp_keys_t *mpp_server_keys(server_rec *s);
 int mpp_secret_post_config(apr_pool_t *pconf, server_rec *s);
@@ -68,6 +71,7 @@ void mpp_register_filters(void);
 
 /* the shared store (NULL in a process where it could not be attached) */
 #define MPP_STORE_MUTEX "mpp-store"
+#define MPP_SETTLE_MUTEX "mpp-settle"
 struct mpp_store_t *mpp_the_store(void);
 const char *mpp_store_dir(void);
 void mpp_store_pre_config(apr_pool_t *pconf);
@@ -75,6 +79,9 @@ int mpp_store_check(apr_pool_t *p, server_rec *s);
 int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void mpp_store_child_init(apr_pool_t *pchild, server_rec *s);
 void mpp_child_init(apr_pool_t *pchild, server_rec *s);
+/* serialises the relayer's nonces across workers (mutex type mpp-settle) */
+int mpp_settle_lock(void);
+void mpp_settle_unlock(void);
 
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */

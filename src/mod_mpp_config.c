@@ -169,6 +169,11 @@ static const char *set_network(cmd_parms *cmd, void *d, const char *args)
         return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", w->nelts ? APR_ARRAY_IDX(w, 0, const char *) : "", e);
     if (n->key_file && (e = mpp_key_file_check(cmd->pool, n->key_file)))
         return apr_psprintf(cmd->pool, "MPPNetwork %s: %s", n->name, e);
+    if (n->key_file && n->kind == MPP_NET_EVM) {
+        if ((e = mpp_evm_key_load(cmd->pool, n->key_file, n->key, n->key_addr)))
+            return apr_psprintf(cmd->pool, "MPPNetwork %s: relayer-key: %s", n->name, e);
+        n->has_key = 1;
+    }
     return define(cmd, c->networks, "n:", n->name, n);
 }
 

@@ -11,12 +11,14 @@
 #include <apr_strings.h>
 
 #include "mpp_accept.h"
+#include "mpp_b64.h"
 #include "mpp_credential.h"
 #include "mpp_digest.h"
 #include "mpp_json.h"
 #include "mpp_receipt.h"
 #include "mpp_store.h"
 #include "mpp_time.h"
+#include "mpp_u256.h"
 
 APLOG_USE_MODULE(mpp);
 
@@ -96,6 +98,52 @@ static const char *offer_method(const gate_offer_t *go)
     return go->offer->asset->network->method->name;
 }
 
+/* x402 v2 requirements of an EVM offer that takes EIP-3009 authorizations,
+ * or NULL: x402-only wallets learn the price from PAYMENT-REQUIRED. */
+static json_object *x402_accept(gate_t *g, const gate_offer_t *go)
+{
+    const mpp_offer_t *o = go->offer;
+    const mpp_asset_t *a = o->asset;
+    json_object *req, *acc, *extra;
+    const char *err;
+    int auth = !o->types;
+    for (int i = 0; o->types && i < o->types->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(o->types, i, const char *), "authorization")) auth = 1;
+    if (a->network->kind != MPP_NET_EVM || !auth || !a->eip712_name || !a->eip712_version)
+        return NULL;
+    req = mpp_json_from_b64url(g->r->pool, go->request, 65536, 8, &err);
+    if (!req) return NULL;
+    acc = json_object_new_object();
+    extra = json_object_new_object();
+    json_object_object_add(acc, "amount", json_object_new_string(mpp_json_str(req, "amount")));
+    json_object_object_add(acc, "asset", json_object_new_string(a->address));
+    json_object_object_add(extra, "assetTransferMethod", json_object_new_string("eip3009"));
+    json_object_object_add(extra, "name", json_object_new_string(a->eip712_name));
+    json_object_object_add(extra, "version", json_object_new_string(a->eip712_version));
+    json_object_object_add(acc, "extra", extra);
+    json_object_object_add(acc, "maxTimeoutSeconds", json_object_new_int(o->expires));
+    json_object_object_add(acc, "network", json_object_new_string(
+        apr_psprintf(g->r->pool, "eip155:%" APR_UINT64_T_FMT, a->network->chain_id)));
+    json_object_object_add(acc, "payTo", json_object_new_string(mpp_json_str(req, "recipient")));
+    json_object_object_add(acc, "scheme", json_object_new_string("exact"));
+    return acc;
+}
+
+static void add_x402(gate_t *g, json_object *accepts)
+{
+    request_rec *r = g->r;
+    json_object *o = mpp_json_pool_own(r->pool, json_object_new_object()), *res = json_object_new_object();
+    const char *txt;
+    json_object_object_add(o, "accepts", accepts);
+    json_object_object_add(o, "error", json_object_new_string("Payment required"));
+    json_object_object_add(res, "url", json_object_new_string(ap_construct_url(r->pool, r->uri, r)));
+    json_object_object_add(o, "resource", res);
+    json_object_object_add(o, "x402Version", json_object_new_int(2));
+    txt = mpp_jcs(r->pool, o);
+    apr_table_setn(r->err_headers_out, "PAYMENT-REQUIRED",
+                   mpp_b64std_encode(r->pool, (const unsigned char *)txt, strlen(txt)));
+}
+
 /* Fresh challenges (ranked by Accept-Payment) into err_headers_out; returns
  * the first id for the problem body. */
 static const char *add_challenges(gate_t *g)
@@ -105,6 +153,7 @@ static const char *add_challenges(gate_t *g)
     int n = g->offers->nelts, *order = apr_palloc(r->pool, sizeof(int) * (apr_size_t)n), kept = -1;
     const char *accept = apr_table_get(r->headers_in, "Accept-Payment"), *first = NULL;
     const char *digest = g->has_body ? mpp_digest_format(r->pool, g->body_sha) : NULL;
+    json_object *accepts = NULL, *acc;
 
     if (accept) {
         const char **methods = apr_palloc(r->pool, sizeof(char *) * (apr_size_t)n);
@@ -140,7 +189,12 @@ static const char *add_challenges(gate_t *g)
         }
         apr_table_addn(r->err_headers_out, "WWW-Authenticate", hdr);
         if (!first) first = c.id;
+        if ((acc = x402_accept(g, go))) {
+            if (!accepts) accepts = json_object_new_array();
+            json_object_array_add(accepts, acc);
+        }
     }
+    if (accepts) add_x402(g, accepts);
     return first;
 }
 
@@ -200,47 +254,88 @@ static int store_trouble(gate_t *g, mpp_store_rc_t rc)
     return unavailable(g, "payments cannot be recorded right now; retry later", 5);
 }
 
-/* Run the method behind the offer once the echo is known good. The challenge
- * id is claimed first (in memory), so concurrent copies of one credential
- * have one winner; the claim is journaled before the answer goes out, and
- * released when the payment fails. */
-static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred)
+/* A challenge's life in the store, as a counter that only advances: claimed
+ * (memory only), submitted (journaled with the settlement's reference, so a
+ * timeout or crash is resolved from the chain, never by paying twice), paid. */
+enum { ST_CLAIMED = 1, ST_SUBMITTED = 2, ST_PAID = 3 };
+#define PENDING_TTL apr_time_from_sec(86400)   /* a submitted settlement may take a while */
+
+typedef struct {
+    gate_t *g;
+    mpp_store_t *st;
+    const char *key;              /* cid:<challenge id> */
+    apr_time_t expires;           /* of the challenge */
+    int identity_held;            /* pay->identity is claimed by this request */
+    int submitted;                /* a settlement may be on its way to the chain */
+} claim_t;
+
+static void state_counter(unsigned char c[32], int state)
+{
+    memset(c, 0, 32);
+    c[31] = (unsigned char)state;
+}
+
+/* Called by a method right before it broadcasts. */
+static int submitting(mpp_payment_t *pay, const unsigned char ref[32])
+{
+    claim_t *cl = pay->gate;
+    unsigned char c[32];
+    if (pay->identity && cl->identity_held && mpp_store_persist(cl->st, pay->identity) != MPP_STORE_OK)
+        return -1;
+    state_counter(c, ST_SUBMITTED);
+    if (mpp_store_advance(cl->st, cl->key, c, ref, 32, cl->expires + PENDING_TTL) != MPP_STORE_OK)
+        return -1;
+    cl->submitted = 1;
+    return 0;
+}
+
+static int settle_lock(void *baton) { return mpp_settle_lock(); }
+static void settle_unlock(void *baton) { mpp_settle_unlock(); }
+
+static const mpp_env_t *gate_env(mpp_store_t *st)
+{
+    static mpp_env_t env;   /* the same for every request of this process */
+    env.store = st;
+    env.settle_lock = settle_lock;
+    env.settle_unlock = settle_unlock;
+    return &env;
+}
+
+/* The answer once the method has spoken: 200 (receipt kept for the output
+ * filter), or a problem; 5xx answers carry no challenge. */
+static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *pay, mpp_problem_t t)
 {
     request_rec *r = g->r;
-    const mpp_method_t *m = go->offer->asset->network->method;
-    mpp_store_t *st = mpp_the_store();
-    mpp_payment_t pay = { 0 };
-    mpp_problem_t t;
-    mpp_store_rc_t rc;
+    unsigned char c[32], ref[32] = { 0 };
     json_object *receipt;
-    const char *hdr, *err, *key;
-    apr_time_t expires;
+    const char *hdr, *err;
+    mpp_store_rc_t rc;
 
-    if (!st)
-        return store_trouble(g, MPP_STORE_ERROR);
-    /* verified already: parseable, and not past */
-    mpp_time_parse(cred->challenge.expires, &expires);
-    key = apr_pstrcat(r->pool, "cid:", cred->challenge.id, NULL);
-    rc = mpp_store_add(st, key, NULL, 0, expires + apr_time_from_sec(5), 0);
-    if (rc == MPP_STORE_EXISTS)
+    if (t != MPP_OK) {
+        int status = mpp_problem_status(t);
+        if (pay->pending && cl->submitted) {
+            /* the chain will tell: keep every claim, let the client retry the same credential */
+            apr_table_setn(r->err_headers_out, "Retry-After", "5");
+            return respond(g, t, pay->detail, 0);
+        }
+        /* nothing was paid, or nothing of ours is in flight: the challenge (and
+         * the payment) may be answered again */
+        if (pay->identity && cl->identity_held) mpp_store_remove(cl->st, pay->identity);
+        mpp_store_remove(cl->st, cl->key);
+        if (status >= 500) apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return respond(g, t, pay->detail, status < 500);
+    }
+    if (pay->identity && cl->identity_held && (rc = mpp_store_persist(cl->st, pay->identity)) != MPP_STORE_OK)
+        return store_trouble(g, rc);
+    if (pay->reference && strlen(pay->reference) == 66)
+        mpp_hex_decode(pay->reference, ref, 32);
+    state_counter(c, ST_PAID);
+    rc = mpp_store_advance(cl->st, cl->key, c, ref, 32, cl->expires + apr_time_from_sec(5));
+    if (rc == MPP_STORE_NOT_GREATER)   /* a concurrent retry of this credential got it */
         return respond(g, MPP_P_INVALID_CHALLENGE, "this challenge was already used", 1);
     if (rc != MPP_STORE_OK)
         return store_trouble(g, rc);
-
-    pay.p = r->pool;
-    pay.cred = cred;
-    pay.offer = go->offer;
-    pay.request = cred->challenge.request_obj;
-    pay.challenge_id = cred->challenge.id;
-    pay.now = apr_time_now();
-    if ((t = m->verify(&pay)) != MPP_OK || (m->settle && (t = m->settle(&pay)) != MPP_OK)) {
-        /* nothing was paid: the challenge may be answered again */
-        mpp_store_remove(st, key);
-        return respond(g, t, pay.detail, 1);
-    }
-    if ((rc = mpp_store_persist(st, key)) != MPP_STORE_OK)
-        return store_trouble(g, rc);
-    receipt = m->receipt ? m->receipt(&pay) : mpp_receipt_default(&pay, m->name);
+    receipt = m->receipt ? m->receipt(pay) : mpp_receipt_default(pay, m->name);
     mpp_json_pool_own(r->pool, receipt);
     if (!(hdr = mpp_receipt_format(r->pool, receipt, &err))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: method %s wrote a bad receipt: %s", m->name, err);
@@ -249,6 +344,76 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred)
     apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
     apr_table_setn(r->notes, NOTE_PAID, "1");
     return OK;
+}
+
+/* Run the method behind the offer once the echo is known good. The challenge
+ * id is claimed first, so concurrent copies of one credential have one
+ * winner; a settlement left pending by a timeout or crash is resumed. */
+static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, int expired)
+{
+    request_rec *r = g->r;
+    const mpp_method_t *m = go->offer->asset->network->method;
+    mpp_store_t *st = mpp_the_store();
+    mpp_payment_t pay = { 0 };
+    claim_t cl = { 0 };
+    unsigned char c[32], val[MPP_STORE_VALUE_MAX];
+    apr_size_t vlen = 0;
+    mpp_problem_t t;
+    mpp_store_rc_t rc;
+
+    if (!st)
+        return store_trouble(g, MPP_STORE_ERROR);
+    cl.g = g;
+    cl.st = st;
+    cl.key = apr_pstrcat(r->pool, "cid:", cred->challenge.id, NULL);
+    mpp_time_parse(cred->challenge.expires, &cl.expires);   /* checked already */
+    pay.p = r->pool;
+    pay.env = gate_env(st);
+    pay.cred = cred;
+    pay.offer = go->offer;
+    pay.request = cred->challenge.request_obj;
+    pay.challenge_id = cred->challenge.id;
+    pay.realm = cred->challenge.realm;
+    pay.now = apr_time_now();
+    pay.submitting = submitting;
+    pay.gate = &cl;
+
+    state_counter(c, ST_CLAIMED);
+    rc = expired ? MPP_STORE_EXISTS : mpp_store_add(st, cl.key, c, 32, cl.expires + apr_time_from_sec(5), 0);
+    if (rc == MPP_STORE_EXISTS) {
+        rc = mpp_store_get(st, cl.key, val, &vlen, NULL);
+        if (rc == MPP_STORE_OK && vlen == 64 && val[31] == ST_SUBMITTED && m->resume) {
+            cl.submitted = 1;
+            return finish(g, &cl, m, &pay, m->resume(&pay, val + 32));
+        }
+        if (expired)
+            return respond(g, MPP_P_PAYMENT_EXPIRED, "the challenge has expired", 1);
+        if (rc != MPP_STORE_OK && rc != MPP_STORE_NOT_FOUND)
+            return store_trouble(g, rc);
+        return respond(g, MPP_P_INVALID_CHALLENGE, vlen && val[31] == ST_CLAIMED
+                       ? "this challenge is being paid by another request" : "this challenge was already used", 1);
+    }
+    if (rc != MPP_STORE_OK)
+        return store_trouble(g, rc);
+
+    if ((t = m->verify(&pay)) != MPP_OK)
+        return finish(g, &cl, m, &pay, t);
+    if (pay.identity) {
+        /* one payment (a transaction, an authorization) buys one challenge, ever */
+        rc = mpp_store_add(st, pay.identity, c, 32, 0, 0);
+        if (rc == MPP_STORE_EXISTS) {
+            pay.identity = NULL;
+            pay.detail = "this payment was already used";
+            return finish(g, &cl, m, &pay, MPP_P_VERIFICATION_FAILED);
+        }
+        if (rc != MPP_STORE_OK) {
+            mpp_store_remove(st, cl.key);
+            return store_trouble(g, rc);
+        }
+        cl.identity_held = 1;
+    }
+    t = m->settle ? m->settle(&pay) : MPP_OK;
+    return finish(g, &cl, m, &pay, t);
 }
 
 int mpp_gate_access(request_rec *r)
@@ -313,9 +478,12 @@ int mpp_gate_access(request_rec *r)
                                     cred.challenge.method, cred.challenge.intent), 1);
     t = mpp_verify_echo(r->pool, mpp_server_keys(r->server), &cred.challenge, &exps[idx],
                         apr_time_now(), &detail);
+    /* an expired challenge may still have a settlement in flight to collect */
+    if (t == MPP_P_PAYMENT_EXPIRED)
+        return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred, 1);
     if (t != MPP_OK)
         return respond(&g, t, detail, 1);
-    return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred);
+    return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred, 0);
 }
 
 /* ---- output filters ---- */

@@ -7,6 +7,8 @@
 
 #include <apr_strings.h>
 
+#include "mpp_rpc.h"
+
 APLOG_USE_MODULE(mpp);
 
 int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -142,6 +144,11 @@ int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
     }
     if ((rv = mpp_secret_post_config(pconf, s)) != OK)
         return rv;
+    /* before any child or thread exists */
+    if (mpp_rpc_global_init()) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: libcurl cannot be initialised");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* no offer, nothing to charge: no state to keep either */
     return charging ? mpp_store_post_config(pconf, ptemp, s) : OK;
 }

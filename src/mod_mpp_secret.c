@@ -6,10 +6,13 @@
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "mpp_crypto.h"
 #include "mpp_limits.h"
+#include "mpp_secp.h"
+#include "mpp_u256.h"
 
 APLOG_USE_MODULE(mpp);
 
@@ -66,6 +69,33 @@ const char *mpp_secret_load(apr_pool_t *p, const char *path, const unsigned char
                             "(openssl rand -base64 48 > file)", (unsigned long)n, MPP_HMAC_KEY_MIN);
     *key = (const unsigned char *)buf;
     *keylen = n;
+    return NULL;
+}
+
+const char *mpp_evm_key_load(apr_pool_t *p, const char *path, unsigned char key[32],
+                             unsigned char addr[20])
+{
+    struct stat st;
+    apr_file_t *f;
+    char buf[80];
+    apr_size_t n = sizeof(buf) - 1;
+    const char *e;
+
+    if ((e = check_mode(p, path, &st)))
+        return apr_psprintf(p, "key file %s %s", path, e);
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+        return apr_psprintf(p, "key file %s cannot be opened", path);
+    apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    buf[n] = '\0';
+    if (n && buf[n - 1] == '\n') buf[--n] = '\0';
+    if (n && buf[n - 1] == '\r') buf[--n] = '\0';
+    /* never echo the file's content: it is a private key */
+    if (mpp_hex_decode(buf, key, 32) || mpp_secp_address(key, addr)) {
+        memset(buf, 0, sizeof(buf));
+        return apr_psprintf(p, "key file %s does not hold 0x and 64 hex digits of a valid key", path);
+    }
+    memset(buf, 0, sizeof(buf));
     return NULL;
 }
 

@@ -24,6 +24,7 @@ APLOG_USE_MODULE(mpp);
 typedef struct {
     apr_shm_t *shm;
     apr_global_mutex_t *mutex;
+    apr_global_mutex_t *settle;   /* mpp-settle: one relayer transaction at a time */
     mpp_journal_t *journal;
     apr_size_t size;
     const char *dir;
@@ -46,6 +47,7 @@ const char *mpp_store_dir(void)
 void mpp_store_pre_config(apr_pool_t *pconf)
 {
     ap_mutex_register(pconf, MPP_STORE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+    ap_mutex_register(pconf, MPP_SETTLE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
     mpp_store_register(&mpp_store_shm_provider);
 }
 
@@ -118,7 +120,8 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: MPPStore size= is too small");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = ap_global_mutex_create(&R->mutex, NULL, MPP_STORE_MUTEX, NULL, s, pp, 0)) != APR_SUCCESS)
+    if ((rv = ap_global_mutex_create(&R->mutex, NULL, MPP_STORE_MUTEX, NULL, s, pp, 0)) != APR_SUCCESS
+        || (rv = ap_global_mutex_create(&R->settle, NULL, MPP_SETTLE_MUTEX, NULL, s, pp, 0)) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR; /* core logged why */
     if (!(R->journal = mpp_journal_open(pp, dir, &err))) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: %s", err);
@@ -144,12 +147,24 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     return OK;
 }
 
+int mpp_settle_lock(void)
+{
+    return R && R->settle && apr_global_mutex_lock(R->settle) == APR_SUCCESS ? 0 : -1;
+}
+
+void mpp_settle_unlock(void)
+{
+    apr_global_mutex_unlock(R->settle);
+}
+
 void mpp_store_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
     if (!R || !R->ready)
         return;
     rv = apr_global_mutex_child_init(&R->mutex, apr_global_mutex_lockfile(R->mutex), pchild);
+    if (rv == APR_SUCCESS)
+        rv = apr_global_mutex_child_init(&R->settle, apr_global_mutex_lockfile(R->settle), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "mod_mpp: cannot attach the mpp-store mutex");
         store = NULL;   /* every paid request gets 503 */

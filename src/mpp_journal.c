@@ -11,6 +11,7 @@
 #define MAGIC "MPPJRNL1"
 #define HDR 44                                   /* type, klen, vlen, expires, id */
 #define REC_MAX (HDR + 255 + 65535 + 4)
+#define WRITE_MAX (HDR + 255 + 256 + 4)          /* the largest record this side writes */
 
 struct mpp_journal_t {
     apr_pool_t *p;
@@ -148,7 +149,7 @@ int mpp_journal_sync_gen(mpp_journal_t *j, apr_uint32_t gen)
 
 int mpp_journal_append(mpp_journal_t *j, const mpp_jrec_t *r)
 {
-    unsigned char b[HDR + 255 + 256 + 4];
+    unsigned char b[WRITE_MAX];
     apr_size_t n;
     off_t before;
 
@@ -257,8 +258,8 @@ int mpp_journal_rewrite_add(mpp_jwriter_t *w, const mpp_jrec_t *r)
 {
     apr_size_t n;
     if (w->failed) return -1;
-    if (sizeof(w->buf) - w->used < REC_MAX) {
-        if (r->vlen > 256) { w->failed = 1; return -1; }
+    if (r->vlen > 256) { w->failed = 1; return -1; }
+    if (sizeof(w->buf) - w->used < WRITE_MAX) {
         if (write_all(w->fd, w->buf, w->used)) { w->failed = 1; return -1; }
         w->used = 0;
     }

@@ -1,8 +1,459 @@
-/* The evm method: request shape now; payload verification and settlement
- * plug in behind verify/settle. */
+/* The evm method (charge): EIP-3009 authorizations settled by the server's
+ * relayer, client-signed EIP-1559 transactions broadcast by the server, and
+ * hashes of transactions the client broadcast. Every check that needs no
+ * chain runs first; the chain is asked only for what it alone knows. */
 #include "mpp_method.h"
+#include "mpp_addr.h"
+#include "mpp_amount.h"
+#include "mpp_evm.h"
+#include "mpp_json.h"
+#include "mpp_keccak.h"
 #include "mpp_model.h"
+#include "mpp_rpc.h"
+#include "mpp_secp.h"
 #include "mpp_time.h"
+#include "mpp_u256.h"
+
+#include <apr_strings.h>
+#include <string.h>
+#include <unistd.h>
+
+static const unsigned char TRANSFER_TOPIC[32] = {
+    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68, 0xfc, 0x37, 0x8d, 0xaa,
+    0x95, 0x2b, 0xa7, 0xf1, 0x63, 0xc4, 0xa1, 0x16, 0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef,
+};
+
+#define POLL_USEC 100000   /* receipt polling interval */
+
+/* What a request asks for, as bytes. */
+typedef struct {
+    const mpp_network_t *net;
+    const mpp_asset_t *asset;
+    unsigned char token[20];
+    unsigned char recipient[20];
+    unsigned char amount[32];
+} terms_t;
+
+static mpp_problem_t fail(mpp_payment_t *pay, mpp_problem_t t, const char *detail)
+{
+    pay->detail = detail;
+    return t;
+}
+
+static int terms(mpp_payment_t *pay, terms_t *t)
+{
+    const char *rcp = mpp_json_str(pay->request, "recipient");
+    const char *amt = mpp_json_str(pay->request, "amount");
+    t->asset = pay->offer->asset;
+    t->net = t->asset->network;
+    return mpp_evm_address_parse(t->asset->address, t->token) || !rcp
+        || mpp_evm_address_parse(rcp, t->recipient) || !amt || mpp_u256_from_dec(amt, t->amount);
+}
+
+static int type_allowed(const mpp_offer_t *o, const char *type)
+{
+    if (!o->types)
+        return !strcmp(type, "authorization") || !strcmp(type, "transaction") || !strcmp(type, "hash");
+    for (int i = 0; i < o->types->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(o->types, i, const char *), type)) return 1;
+    return 0;
+}
+
+/* source, when present, must be did:pkh:eip155:<chainId>:<address of payer> */
+static int source_ok(mpp_payment_t *pay, const terms_t *t, const unsigned char payer[20])
+{
+    const char *src, *colon;
+    unsigned char a[20];
+    if (!pay->cred->source) return 1;
+    if (!json_object_is_type(pay->cred->source, json_type_string)) return 0;
+    src = json_object_get_string(pay->cred->source);
+    colon = strrchr(src, ':');
+    if (!colon || strncmp(src, "did:pkh:eip155:", 15)) return 0;
+    if (strcmp(apr_psprintf(pay->p, "did:pkh:eip155:%" APR_UINT64_T_FMT ":", t->net->chain_id),
+               apr_pstrmemdup(pay->p, src, (apr_size_t)(colon - src + 1))))
+        return 0;
+    return mpp_evm_address_parse(colon + 1, a) == 0 && !memcmp(a, payer, 20);
+}
+
+/* ---- JSON-RPC helpers ---- */
+
+static mpp_problem_t rpc(mpp_payment_t *pay, const terms_t *t, const char *method, json_object *params,
+                         json_object **result, const char **reply_err)
+{
+    long code = 0;
+    const char *err;
+    mpp_rpc_rc_t rc = mpp_rpc_call(pay->p, &t->net->rpc, method, params, result, &code, &err);
+    if (rc == MPP_RPC_OK) return MPP_OK;
+    if (rc == MPP_RPC_ERROR_REPLY && reply_err) { *reply_err = err; return MPP_P_VERIFICATION_FAILED; }
+    pay->detail = apr_psprintf(pay->p, "chain node unavailable (%s)", err);
+    return MPP_P_BAD_GATEWAY;
+}
+
+static json_object *arr(json_object *a, json_object *b)
+{
+    json_object *p = json_object_new_array();
+    if (a) json_object_array_add(p, a);
+    if (b) json_object_array_add(p, b);
+    return p;
+}
+
+static int quantity(json_object *o, const char *key, unsigned char out[32])
+{
+    const char *s = key ? mpp_json_str(o, key) : (json_object_is_type(o, json_type_string)
+                                                  ? json_object_get_string(o) : NULL);
+    return s ? mpp_u256_from_quantity(s, out) : -1;
+}
+
+/* Is a Transfer(from?, to, >= amount) of the token in the receipt's logs? */
+static int transfer_logged(json_object *receipt, const terms_t *t, const unsigned char *from)
+{
+    json_object *logs;
+    if (!json_object_object_get_ex(receipt, "logs", &logs) || !json_object_is_type(logs, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(logs); i++) {
+        json_object *l = json_object_array_get_idx(logs, i), *topics;
+        const char *addr = mpp_json_str(l, "address"), *data = mpp_json_str(l, "data");
+        unsigned char a[20], w[32], val[32];
+        if (!addr || !data || mpp_evm_address_parse(addr, a) || memcmp(a, t->token, 20)) continue;
+        if (!json_object_object_get_ex(l, "topics", &topics) || !json_object_is_type(topics, json_type_array)
+            || json_object_array_length(topics) != 3)
+            continue;
+        if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 0)), w, 32)
+            || memcmp(w, TRANSFER_TOPIC, 32))
+            continue;
+        if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 2)), w, 32)
+            || memcmp(w + 12, t->recipient, 20))
+            continue;
+        if (from && (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 1)), w, 32)
+                     || memcmp(w + 12, from, 20)))
+            continue;
+        if (mpp_hex_decode(data, val, 32) || memcmp(val, t->amount, 32) < 0) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* Wait (bounded by the network's timeout) for a receipt with enough
+ * confirmations, then check it. MPP_OK, a failure, or pending. */
+static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const unsigned char hash[32],
+                                   const unsigned char *from, int not_found_is_failure)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(t->net->timeout);
+    const char *hx = mpp_hex_encode(pay->p, hash, 32);
+    for (;;) {
+        json_object *r = NULL, *bn = NULL;
+        mpp_problem_t pr = rpc(pay, t, "eth_getTransactionReceipt",
+                               arr(json_object_new_string(hx), NULL), &r, NULL);
+        if (pr != MPP_OK) { pay->pending = 1; return pr; }
+        if (r && json_object_is_type(r, json_type_object)) {
+            const char *st = mpp_json_str(r, "status");
+            unsigned char block[32], head[32];
+            apr_uint64_t b, h;
+            if (!st || strcmp(st, "0x1"))
+                return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction reverted on chain");
+            if (!transfer_logged(r, t, from))
+                return fail(pay, MPP_P_VERIFICATION_FAILED,
+                            "the transaction has no transfer of the token to the recipient for the amount");
+            if (quantity(r, "blockNumber", block) || mpp_u256_to_u64(block, &b))
+                return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a receipt without a block number");
+            if (t->net->confirmations <= 1) return MPP_OK;
+            pr = rpc(pay, t, "eth_blockNumber", NULL, &bn, NULL);
+            if (pr != MPP_OK) { pay->pending = 1; return pr; }
+            if (quantity(bn, NULL, head) || mpp_u256_to_u64(head, &h))
+                return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad block number");
+            if (h >= b && h - b + 1 >= (apr_uint64_t)t->net->confirmations) return MPP_OK;
+        }
+        if (apr_time_now() >= deadline) {
+            if (!r && not_found_is_failure)
+                return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction was not found on chain");
+            pay->pending = 1;
+            return fail(pay, MPP_P_UNAVAILABLE,
+                        "the payment is not confirmed yet; retry the same credential later");
+        }
+        usleep(POLL_USEC);
+    }
+}
+
+/* ---- authorization (EIP-3009) ---- */
+
+typedef struct {
+    unsigned char from[20], to[20], value[32], after[32], before[32], nonce[32], sig[65];
+} auth_t;
+
+static mpp_problem_t parse_auth(mpp_payment_t *pay, auth_t *a)
+{
+    json_object *pl = pay->cred->payload;
+    const char *from = mpp_json_str(pl, "from"), *to = mpp_json_str(pl, "to"),
+               *value = mpp_json_str(pl, "value"), *after = mpp_json_str(pl, "validAfter"),
+               *before = mpp_json_str(pl, "validBefore"), *nonce = mpp_json_str(pl, "nonce"),
+               *sig = mpp_json_str(pl, "signature");
+    if (!from || !to || !value || !after || !before || !nonce || !sig)
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "an authorization needs from, to, value, validAfter, "
+                    "validBefore, nonce and signature strings");
+    if (mpp_evm_address_parse(from, a->from) || mpp_evm_address_parse(to, a->to))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "from and to must be 20-byte hex addresses");
+    if (mpp_u256_from_dec(value, a->value) || mpp_u256_from_dec(after, a->after)
+        || mpp_u256_from_dec(before, a->before))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "value, validAfter and validBefore must be canonical "
+                    "decimal integers below 2^256");
+    if (mpp_hex_decode(nonce, a->nonce, 32))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "nonce must be 32 bytes of hex");
+    if (mpp_hex_decode(sig, a->sig, 65))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "signature must be 65 bytes of hex");
+    return MPP_OK;
+}
+
+static mpp_problem_t verify_auth(mpp_payment_t *pay, const terms_t *t, auth_t *a)
+{
+    unsigned char ch[32], now[32], dom[32], digest[32], signer[20];
+    mpp_problem_t pr;
+    if ((pr = parse_auth(pay, a)) != MPP_OK) return pr;
+    if (memcmp(a->to, t->recipient, 20))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization recipient mismatch");
+    if (memcmp(a->value, t->amount, 32))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization amount mismatch");
+    mpp_evm_challenge_hash(pay->challenge_id, pay->realm, ch);
+    if (memcmp(a->nonce, ch, 32))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization nonce is not this challenge's hash");
+    mpp_u256_from_u64((apr_uint64_t)apr_time_sec(pay->now), now);
+    if (memcmp(a->after, now, 32) > 0)
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization is not valid yet");
+    if (memcmp(a->before, now, 32) <= 0)
+        return fail(pay, MPP_P_PAYMENT_EXPIRED, "authorization has expired");
+    if (!t->asset->eip712_name || !t->asset->eip712_version)
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "the asset has no EIP-712 name and version configured");
+    mpp_eip712_domain(t->asset->eip712_name, t->asset->eip712_version, t->net->chain_id, t->token, dom);
+    mpp_eip3009_digest(dom, a->from, a->to, a->value, a->after, a->before, a->nonce, digest);
+    if (mpp_secp_recover(digest, a->sig, signer) || memcmp(signer, a->from, 20))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization signature does not recover to from");
+    if (!source_ok(pay, t, a->from))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "credential source is not the payer");
+    pay->payer = mpp_evm_address_format(pay->p, a->from);
+    pay->identity = apr_psprintf(pay->p, "evm:auth:%" APR_UINT64_T_FMT ":%s:%s", t->net->chain_id,
+                                 mpp_hex_encode(pay->p, t->token, 20) + 2,
+                                 mpp_hex_encode(pay->p, a->nonce, 32) + 2);
+    return MPP_OK;
+}
+
+static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a)
+{
+    unsigned char data[292], gas[32], nonce[32], price[32], hash[32];
+    const unsigned char *r = a->sig, *s = a->sig + 32;
+    int v = a->sig[64] < 27 ? a->sig[64] + 27 : a->sig[64];
+    json_object *call, *res = NULL;
+    const char *reply_err = NULL;
+    mpp_evm_tx_t tx;
+    unsigned char *raw;
+    apr_size_t rawlen;
+    apr_uint64_t g;
+    mpp_problem_t pr;
+
+    if (!t->net->has_key)
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "this server has no relayer-key for the network");
+    mpp_eip3009_call_data(a->from, a->to, a->value, a->after, a->before, a->nonce, v, r, s, data);
+    /* simulate: a used nonce, low balance or bad signature is refused before any gas is spent */
+    call = json_object_new_object();
+    json_object_object_add(call, "from", json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)));
+    json_object_object_add(call, "to", json_object_new_string(mpp_hex_encode(pay->p, t->token, 20)));
+    json_object_object_add(call, "data", json_object_new_string(mpp_hex_encode(pay->p, data, sizeof(data))));
+    if ((pr = rpc(pay, t, "eth_estimateGas", arr(call, NULL), &res, &reply_err)) != MPP_OK)
+        return reply_err ? fail(pay, pr, apr_pstrcat(pay->p, "the token refuses the authorization: ",
+                                                      reply_err, NULL)) : pr;
+    if (quantity(res, NULL, gas) || mpp_u256_to_u64(gas, &g) || g > 10000000)
+        return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas estimate");
+    mpp_u256_from_u64(g + g / 4 + 10000, gas);
+    if ((pr = rpc(pay, t, "eth_gasPrice", NULL, &res, NULL)) != MPP_OK) return pr;
+    if (quantity(res, NULL, price))
+        return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas price");
+
+    /* one relayer nonce at a time across all workers: read, sign, broadcast */
+    if (pay->env->settle_lock(pay->env->baton))
+        return fail(pay, MPP_P_UNAVAILABLE, "the settlement lock is unavailable");
+    pr = rpc(pay, t, "eth_getTransactionCount",
+             arr(json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)),
+                 json_object_new_string("pending")), &res, NULL);
+    if (pr == MPP_OK && quantity(res, NULL, nonce)) pr = fail(pay, MPP_P_BAD_GATEWAY, "bad nonce from the chain node");
+    if (pr == MPP_OK) {
+        apr_uint64_t gp;
+        memset(&tx, 0, sizeof(tx));
+        mpp_u256_from_u64(t->net->chain_id, tx.chain_id);
+        memcpy(tx.nonce, nonce, 32);
+        /* fee cap: twice the current price (plus 1 gwei of tip), so a rising base fee still fits */
+        if (mpp_u256_to_u64(price, &gp) || gp > (apr_uint64_t)1 << 60) {
+            pr = fail(pay, MPP_P_BAD_GATEWAY, "gas price out of range");
+        }
+        else {
+            mpp_u256_from_u64(gp < 1000000000ULL ? gp : 1000000000ULL, tx.max_priority_fee);
+            mpp_u256_from_u64(2 * gp + 1000000000ULL, tx.max_fee);
+            memcpy(tx.gas, gas, 32);
+            memcpy(tx.to, t->token, 20);
+            tx.has_to = 1;
+            tx.data = data;
+            tx.data_len = sizeof(data);
+            if (mpp_evm_tx_sign(pay->p, &tx, t->net->key, &raw, &rawlen))
+                pr = fail(pay, MPP_P_INTERNAL, "cannot sign the settlement transaction");
+        }
+    }
+    if (pr == MPP_OK) {
+        mpp_keccak256(raw, rawlen, hash);
+        if (pay->submitting(pay, hash))
+            pr = fail(pay, MPP_P_UNAVAILABLE, "the settlement cannot be recorded; nothing was sent");
+    }
+    if (pr == MPP_OK) {
+        pr = rpc(pay, t, "eth_sendRawTransaction",
+                 arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, &reply_err);
+        if (pr == MPP_P_BAD_GATEWAY) pay->pending = 1;   /* it may have reached the node */
+        else if (pr != MPP_OK) pr = fail(pay, pr, apr_pstrcat(pay->p, "the settlement was rejected: ", reply_err, NULL));
+    }
+    pay->env->settle_unlock(pay->env->baton);
+    if (pr != MPP_OK) return pr;
+    pay->reference = mpp_hex_encode(pay->p, hash, 32);
+    return await_receipt(pay, t, hash, a->from, 0);
+}
+
+/* ---- transaction (client-signed EIP-1559) ---- */
+
+static mpp_problem_t verify_tx(mpp_payment_t *pay, const terms_t *t, mpp_evm_tx_t *tx,
+                               unsigned char **raw, apr_size_t *rawlen)
+{
+    const char *sig = mpp_json_str(pay->cred->payload, "signature"), *err;
+    unsigned char chain[32], to[20], amount[32], zero[32] = { 0 };
+    if (!sig || mpp_hex_decode_var(pay->p, sig, 16384, raw, rawlen))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "a transaction credential needs signature: 0x + the signed transaction");
+    if (mpp_evm_tx_decode(*raw, *rawlen, tx, &err))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, err);
+    mpp_u256_from_u64(t->net->chain_id, chain);
+    if (memcmp(tx->chain_id, chain, 32))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction is for another chain");
+    if (!tx->has_to || memcmp(tx->to, t->token, 20))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction does not call the token");
+    if (memcmp(tx->value, zero, 32))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction must not send ether");
+    if (mpp_erc20_parse_transfer(tx->data, tx->data_len, to, amount))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction is not transfer(address,uint256)");
+    if (memcmp(to, t->recipient, 20))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction recipient mismatch");
+    if (memcmp(amount, t->amount, 32))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "transaction amount mismatch");
+    if (!source_ok(pay, t, tx->from))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "credential source is not the payer");
+    pay->payer = mpp_evm_address_format(pay->p, tx->from);
+    pay->identity = apr_psprintf(pay->p, "evm:tx:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
+                                 mpp_hex_encode(pay->p, tx->hash, 32) + 2);
+    return MPP_OK;
+}
+
+static mpp_problem_t settle_tx(mpp_payment_t *pay, const terms_t *t, const mpp_evm_tx_t *tx,
+                               const unsigned char *raw, apr_size_t rawlen)
+{
+    json_object *res = NULL;
+    const char *reply_err = NULL;
+    mpp_problem_t pr;
+    if (pay->submitting(pay, tx->hash))
+        return fail(pay, MPP_P_UNAVAILABLE, "the settlement cannot be recorded; nothing was sent");
+    pr = rpc(pay, t, "eth_sendRawTransaction",
+             arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, &reply_err);
+    if (pr == MPP_P_BAD_GATEWAY) { pay->pending = 1; return pr; }
+    /* a node that already has it (or mined it) says so: the receipt decides */
+    if (pr != MPP_OK && !(reply_err && (strstr(reply_err, "already known") || strstr(reply_err, "nonce too low"))))
+        return fail(pay, pr, apr_pstrcat(pay->p, "the transaction was rejected: ", reply_err, NULL));
+    pay->reference = mpp_hex_encode(pay->p, tx->hash, 32);
+    return await_receipt(pay, t, tx->hash, tx->from, 0);
+}
+
+/* ---- hash (the client broadcast it) ---- */
+
+static mpp_problem_t verify_hash(mpp_payment_t *pay, const terms_t *t, unsigned char hash[32])
+{
+    const char *h = mpp_json_str(pay->cred->payload, "hash");
+    if (!h || mpp_hex_decode(h, hash, 32))
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "a hash credential needs hash: 0x + 32 bytes of hex");
+    pay->identity = apr_psprintf(pay->p, "evm:tx:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
+                                 mpp_hex_encode(pay->p, hash, 32) + 2);
+    return MPP_OK;
+}
+
+/* ---- the method ---- */
+
+static mpp_problem_t evm_verify(mpp_payment_t *pay)
+{
+    const char *type = mpp_json_str(pay->cred->payload, "type");
+    terms_t t;
+    if (terms(pay, &t))
+        return fail(pay, MPP_P_INTERNAL, "the offer's addresses or amount are not usable");
+    if (!type)
+        return fail(pay, MPP_P_INVALID_PAYLOAD, "payload.type is missing");
+    if (!type_allowed(pay->offer, type))
+        return fail(pay, MPP_P_VERIFICATION_FAILED,
+                    apr_psprintf(pay->p, "credential type %.32s is not accepted here", type));
+    if (!strcmp(type, "authorization")) {
+        auth_t a;
+        return verify_auth(pay, &t, &a);
+    }
+    if (!strcmp(type, "transaction")) {
+        mpp_evm_tx_t tx;
+        unsigned char *raw;
+        apr_size_t n;
+        return verify_tx(pay, &t, &tx, &raw, &n);
+    }
+    {
+        unsigned char h[32];
+        return verify_hash(pay, &t, h);
+    }
+}
+
+static mpp_problem_t evm_settle(mpp_payment_t *pay)
+{
+    const char *type = mpp_json_str(pay->cred->payload, "type");
+    terms_t t;
+    mpp_problem_t pr;
+    if (terms(pay, &t)) return fail(pay, MPP_P_INTERNAL, "the offer is not usable");
+    if (!strcmp(type, "authorization")) {
+        auth_t a;
+        if ((pr = parse_auth(pay, &a)) != MPP_OK) return pr;
+        return settle_auth(pay, &t, &a);
+    }
+    if (!strcmp(type, "transaction")) {
+        mpp_evm_tx_t tx;
+        unsigned char *raw;
+        apr_size_t n;
+        if ((pr = verify_tx(pay, &t, &tx, &raw, &n)) != MPP_OK) return pr;
+        return settle_tx(pay, &t, &tx, raw, n);
+    }
+    {
+        unsigned char h[32];
+        unsigned char payer[20], *from = NULL;
+        if ((pr = verify_hash(pay, &t, h)) != MPP_OK) return pr;
+        pay->reference = mpp_hex_encode(pay->p, h, 32);
+        /* the payer named by source must be the sender of the transfer */
+        if (pay->cred->source) {
+            const char *src = json_object_is_type(pay->cred->source, json_type_string)
+                ? json_object_get_string(pay->cred->source) : "";
+            const char *colon = strrchr(src, ':');
+            if (!colon || mpp_evm_address_parse(colon + 1, payer) || !source_ok(pay, &t, payer))
+                return fail(pay, MPP_P_VERIFICATION_FAILED, "credential source is not a did:pkh of this chain");
+            from = payer;
+        }
+        return await_receipt(pay, &t, h, from, 1);
+    }
+}
+
+static mpp_problem_t evm_resume(mpp_payment_t *pay, const unsigned char ref[32])
+{
+    const char *type = mpp_json_str(pay->cred->payload, "type");
+    terms_t t;
+    if (terms(pay, &t) || !type) return fail(pay, MPP_P_INTERNAL, "the offer is not usable");
+    pay->reference = mpp_hex_encode(pay->p, ref, 32);
+    return await_receipt(pay, &t, ref, NULL, 0);
+}
+
+static json_object *evm_receipt(mpp_payment_t *pay)
+{
+    json_object *r = mpp_receipt_default(pay, "evm");
+    json_object_object_add(r, "chainId",
+                           json_object_new_int64((int64_t)pay->offer->asset->network->chain_id));
+    return r;
+}
 
 static void evm_build_request(apr_pool_t *p, const mpp_offer_t *o, json_object *r)
 {
@@ -23,15 +474,9 @@ static void evm_build_request(apr_pool_t *p, const mpp_offer_t *o, json_object *
     json_object_object_add(r, "methodDetails", md);
 }
 
-static mpp_problem_t evm_verify(mpp_payment_t *pay)
-{
-    /* No on-chain verifier is linked into this build: refuse, never accept. */
-    pay->detail = "evm payment verification is not available on this server";
-    return MPP_P_VERIFICATION_FAILED;
-}
-
 const mpp_method_t mpp_method_evm = {
-    "evm", NULL, evm_build_request, evm_verify, NULL, NULL,
+    .name = "evm", .build_request = evm_build_request, .verify = evm_verify,
+    .settle = evm_settle, .resume = evm_resume, .receipt = evm_receipt,
 };
 
 static void sol_build_request(apr_pool_t *p, const mpp_offer_t *o, json_object *r)
@@ -51,7 +496,7 @@ static mpp_problem_t sol_verify(mpp_payment_t *pay)
 }
 
 const mpp_method_t mpp_method_solana = {
-    "solana", NULL, sol_build_request, sol_verify, NULL, NULL,
+    .name = "solana", .build_request = sol_build_request, .verify = sol_verify,
 };
 
 json_object *mpp_receipt_default(mpp_payment_t *pay, const char *method)

@@ -61,7 +61,7 @@ const char *mpp_network_parse(apr_pool_t *p, mpp_network_t *n, apr_array_header_
                 return apr_psprintf(p, "unknown network type '%s'", n->type);
         n->kind = MPP_NET_OTHER;
     }
-    n->rpc = apr_array_make(p, 2, sizeof(const char *));
+    n->rpc_urls = apr_array_make(p, 2, sizeof(const char *));
     n->confirmations = 1;
     n->timeout = 5;
     for (int i = 2; i < w->nelts; i++) {
@@ -71,7 +71,7 @@ const char *mpp_network_parse(apr_pool_t *p, mpp_network_t *n, apr_array_header_
             return apr_psprintf(p, "'%s' is not key=value", WORD(w, i));
         if (!strcmp(k, "rpc")) {
             if ((e = check_url(p, v))) return e;
-            APR_ARRAY_PUSH(n->rpc, const char *) = v;
+            APR_ARRAY_PUSH(n->rpc_urls, const char *) = v;
         }
         else if (!strcmp(k, "confirmations")) {
             if ((e = parse_uint(p, k, v, 1000, &u))) return e;
@@ -112,8 +112,12 @@ const char *mpp_network_parse(apr_pool_t *p, mpp_network_t *n, apr_array_header_
     }
     if (n->kind == MPP_NET_EVM && !n->chain_id) return "an evm network needs chain-id=";
     if (n->kind == MPP_NET_SOLANA && !n->cluster) return "a solana network needs cluster=";
-    if (n->kind != MPP_NET_OTHER && n->rpc->nelts == 0) return "needs at least one rpc=URL";
+    if (n->kind != MPP_NET_OTHER && n->rpc_urls->nelts == 0) return "needs at least one rpc=URL";
     if (n->kind == MPP_NET_SOLANA && !n->commitment) n->commitment = "confirmed";
+    n->rpc.urls = n->rpc_urls;
+    n->rpc.timeout_ms = n->timeout * 1000L;
+    n->rpc.connect_timeout_ms = n->timeout * 1000L < 2000 ? n->timeout * 1000L : 2000;
+    n->rpc.max_response = 4 * 1024 * 1024;
     return NULL;
 }
 

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "mpp_method.h"
+#include "mpp_rpc.h"
 
 typedef enum { MPP_NET_EVM = 1, MPP_NET_SOLANA, MPP_NET_OTHER } mpp_net_kind_t;
 
@@ -20,10 +21,14 @@ typedef struct {
     apr_uint64_t chain_id;         /* evm */
     const char *cluster;           /* solana */
     const char *commitment;        /* solana */
-    apr_array_header_t *rpc;       /* const char * URLs, first is primary */
+    apr_array_header_t *rpc_urls;  /* const char * URLs, first is primary */
     int confirmations;
     int timeout;                   /* seconds */
     const char *key_file;          /* relayer-key= or fee-payer-key= */
+    int has_key;                   /* key loaded from key_file */
+    unsigned char key[32];         /* the relayer's private key (evm) */
+    unsigned char key_addr[20];    /* its address */
+    mpp_rpc_t rpc;                 /* endpoints and limits for JSON-RPC */
 } mpp_network_t;
 
 typedef struct {

@@ -512,7 +512,8 @@ static int compact_locked(shm_t *s, const char **err)
     if (!s->journal) return 0;
     if (apr_pool_create(&tp, s->p) != APR_SUCCESS) { *err = "out of memory"; return -1; }
     if ((w = mpp_journal_rewrite_begin(tp, s->journal, err))) {
-        for (apr_uint64_t b = 0; b < s->h->nbuckets && w; b++) {
+        int failed = 0;
+        for (apr_uint64_t b = 0; b < s->h->nbuckets && !failed; b++) {
             for (apr_uint32_t idx = s->buckets[b]; idx; idx = s->slots[idx - 1].next) {
                 slot_t *sl = &s->slots[idx - 1];
                 mpp_jrec_t r;
@@ -523,11 +524,12 @@ static int compact_locked(shm_t *s, const char **err)
                 r.value = sl->val;
                 r.vlen = sl->vlen;
                 r.expires = sl->expires;
-                if (mpp_journal_rewrite_add(w, &r)) { w = NULL; *err = "cannot write the new journal"; break; }
+                if (mpp_journal_rewrite_add(w, &r)) { failed = 1; break; }
                 n++;
             }
         }
-        if (w && mpp_journal_rewrite_commit(w, s->h->journal_gen + 1, err) == 0) {
+        /* after a failed add, commit fails too: it closes and removes the new file */
+        if (mpp_journal_rewrite_commit(w, s->h->journal_gen + 1, err) == 0) {
             s->h->journal_gen++;
             s->h->journal_records = n;
             s->h->appended = 0;

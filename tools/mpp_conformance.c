@@ -359,7 +359,7 @@ static json_object *standin_receipt(mpp_payment_t *pay)
 }
 
 static const mpp_method_t standin_method = {
-    "conformance", NULL, NULL, standin_verify, NULL, standin_receipt,
+    .name = "conformance", .verify = standin_verify, .receipt = standin_receipt,
 };
 
 /* server.verify: one credential against one route, through the gate's own

@@ -339,11 +339,19 @@ def test_two_authorization_headers(srv):
 
 # ------------------------------------------------------------ verification
 
-def test_bound_evm_credential_fails_verification(srv):
+def test_bound_evm_credential_without_a_chain_node_is_502_and_consumes_nothing(srv):
+    """No node answers at the configured rpc=: 502 with a problem body; the
+    challenge is not used up, so the same credential can be sent again."""
     c = fresh(srv, method="evm")
     payload = {"type": "hash", "hash": "0x" + "ab" * 32}
-    r = srv.pay("/paid/a.txt", c, payload)
-    rejected(srv, r, 402, "verification-failed", used=[c["id"]])
+    for _ in range(2):
+        r = srv.pay("/paid/a.txt", c, payload)
+        assert r.status == 502, r
+        assert r.header("Content-Type") == "application/problem+json", r
+        body = json.loads(r.body)
+        assert body["status"] == 502 and "chain node" in body["detail"], body
+        assert r.get("Payment-Receipt") is None and r.header("Retry-After"), r
+        assert not r.challenges, "a 5xx carries no challenge"
 
 
 def test_test_proof_fail_fails_verification(srv):

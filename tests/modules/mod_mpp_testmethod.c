@@ -37,7 +37,7 @@ static void test_build_request(apr_pool_t *p, const struct mpp_offer_t *o, json_
 }
 
 static const mpp_method_t test_method = {
-    "test", NULL, test_build_request, test_verify, NULL, NULL,
+    .name = "test", .build_request = test_build_request, .verify = test_verify,
 };
 
 static void register_hooks(apr_pool_t *p)

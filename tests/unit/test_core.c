@@ -2003,8 +2003,8 @@ START_TEST(model_network_parse)
     ck_assert_int_eq(n.kind, MPP_NET_EVM);
     ck_assert_ptr_eq(n.method, &mpp_method_evm);
     ck_assert_uint_eq(n.chain_id, 8453);
-    ck_assert_int_eq(n.rpc->nelts, 2);
-    ck_assert_str_eq(WD(n.rpc, 0), "https://mainnet.base.org");
+    ck_assert_int_eq(n.rpc_urls->nelts, 2);
+    ck_assert_str_eq(WD(n.rpc_urls, 0), "https://mainnet.base.org");
     ck_assert_int_eq(n.confirmations, 3);
     ck_assert_int_eq(n.timeout, 10);
     ck_assert_str_eq(n.key_file, "/etc/mpp/relayer.key");
