@@ -28,6 +28,21 @@ mpp_install_deps() {
     fi
 }
 
+# Node.js (for the local chain and the reference client) and the pinned npm
+# packages of tests/evm.
+mpp_install_node() {
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        [ "$(id -u)" -eq 0 ] || { echo "node and npm are needed (install nodejs and npm)" >&2; return 1; }
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    if [ ! -x "$MPP_ROOT/tests/evm/node_modules/.bin/anvil" ] || [ ! -d "$MPP_ROOT/tests/evm/node_modules/mppx" ] \
+       || [ "$MPP_ROOT/tests/evm/package.json" -nt "$MPP_ROOT/tests/evm/node_modules" ]; then
+        (cd "$MPP_ROOT/tests/evm" && npm install --no-audit --no-fund --loglevel=error >/dev/null) || return 1
+        touch "$MPP_ROOT/tests/evm/node_modules"
+    fi
+}
+
 # mpp_build DIR [configure args...]: out-of-tree build in DIR.
 mpp_build() {
     local dir=$1; shift

@@ -7,17 +7,24 @@ set -euo pipefail
 cd "$MPP_ROOT"
 
 mpp_install_deps
+mpp_install_node
 
 echo "== build (-Werror)"
 mpp_build "$MPP_ROOT/build"
 echo "== unit tests and conformance vectors"
 make -C build check || { cat build/tests/unit/*.log build/tests/conformance/*.log 2>/dev/null; exit 1; }
-grep -h -E '^[0-9]+%: |passed, ' build/tests/unit/test_core.log build/tests/conformance/run.sh.log || true
+grep -h -E '^[0-9]+%: |passed, |double winners' build/tests/unit/test_core.log build/tests/unit/store_race.log \
+    build/tests/conformance/run.sh.log || true
 
 echo "== the same under AddressSanitizer + UBSan"
 mpp_build "$MPP_ROOT/build-asan" --enable-sanitizers
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -C build-asan check || { cat build-asan/tests/unit/*.log build-asan/tests/conformance/*.log 2>/dev/null; exit 1; }
+
+echo "== the local chain and the reference client (tests/evm self-test)"
+(cd tests/evm && node --test selftest.mjs) > build/evm-selftest.log 2>&1 \
+    || { cat build/evm-selftest.log; exit 1; }
+grep -E '^# (pass|fail)' build/evm-selftest.log
 
 # Debian's python3 has Debian's pytest (another python3 may come first in PATH)
 PYTEST="/usr/bin/python3 -m pytest -q -p no:cacheprovider"
