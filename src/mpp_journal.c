@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,15 +31,26 @@ struct mpp_jwriter_t {
     int failed;
 };
 
-/* CRC-32 (IEEE), bitwise: records are small and this keeps no shared table. */
+/* CRC-32 (IEEE), table-driven; the table is built once per process. */
+static apr_uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (apr_uint32_t i = 0; i < 256; i++) {
+        apr_uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+        crc_table[i] = c;
+    }
+}
+
 static apr_uint32_t crc32(const unsigned char *d, apr_size_t n)
 {
     apr_uint32_t c = 0xffffffffu;
-    for (apr_size_t i = 0; i < n; i++) {
-        c ^= d[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
+    pthread_once(&crc_once, crc_init);
+    for (apr_size_t i = 0; i < n; i++)
+        c = crc_table[(c ^ d[i]) & 0xff] ^ (c >> 8);
     return ~c;
 }
 

@@ -27,8 +27,9 @@ typedef struct {
 
 typedef struct mpp_journal_t mpp_journal_t;
 
-/* Open dir/store.journal for appending (created with a header if missing;
- * a torn tail is cut off). *err on failure. */
+/* Open dir/store.journal for appending (created with a header if missing).
+ * A torn tail is not touched here: the startup load reports it and its
+ * rewrite drops it. *err on failure. */
 mpp_journal_t *mpp_journal_open(apr_pool_t *p, const char *dir, const char **err);
 
 /* Append one record and fdatasync. 0, or -1 (nothing may be assumed written). */

@@ -492,6 +492,7 @@ int mpp_shm_store_load(mpp_store_t *st, apr_pool_t *p, mpp_jstat_t *jst, const c
 {
     shm_t *s = st->impl;
     load_t L = { s, st->now(), 0 };
+    memset(jst, 0, sizeof(*jst));
     if (!s->journal) return 0;
     if (mpp_journal_read(p, mpp_journal_path(s->journal), load_rec, &L, jst, err)) return -1;
     if (L.full) {
