@@ -12,6 +12,8 @@
 #include <apr_file_info.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ typedef struct {
     mpp_journal_t *journal;
     apr_size_t size;
     const char *dir;
+    int lockfd;                   /* flock on dir/store.lock: one server per state dir */
     int ready;
 } retained_t;
 
@@ -108,6 +111,18 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     memset(R, 0, sizeof(*R));
     if (prepare_dir(ptemp, s, dir))
         return HTTP_INTERNAL_SERVER_ERROR;
+    /* two servers on one journal would each rewrite it under the other */
+    R->lockfd = open(apr_pstrcat(ptemp, dir, "/store.lock", NULL), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (R->lockfd < 0 || flock(R->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, "MPPStore dir=%s is in use by another server "
+                     "(each server needs its own state directory)", dir);
+        if (R->lockfd >= 0) close(R->lockfd);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (geteuid() == 0 && fchown(R->lockfd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, "MPPStore dir=%s: cannot give store.lock to the server user", dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     R->size = mpp_store_cfg.size;
     R->dir = apr_pstrdup(pp, dir);
     if ((rv = apr_shm_create(&R->shm, R->size, NULL, pp)) != APR_SUCCESS) {
