@@ -301,6 +301,19 @@ static const mpp_env_t *gate_env(mpp_store_t *st)
     return &env;
 }
 
+/* The payment was good but cannot be recorded: 503, served nothing. A
+ * settlement of ours in flight keeps its journaled state (the retry resumes
+ * it); otherwise the in-memory claims go, so the same credential can be sent
+ * again once the store recovers. */
+static int unrecorded(gate_t *g, claim_t *cl, mpp_payment_t *pay, mpp_store_rc_t rc)
+{
+    if (!cl->submitted) {
+        if (pay->identity && cl->identity_held) mpp_store_remove(cl->st, pay->identity);
+        mpp_store_remove(cl->st, cl->key);
+    }
+    return store_trouble(g, rc);
+}
+
 /* The answer once the method has spoken: 200 (receipt kept for the output
  * filter), or a problem; 5xx answers carry no challenge. */
 static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *pay, mpp_problem_t t)
@@ -326,7 +339,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
         return respond(g, t, pay->detail, status < 500);
     }
     if (pay->identity && cl->identity_held && (rc = mpp_store_persist(cl->st, pay->identity)) != MPP_STORE_OK)
-        return store_trouble(g, rc);
+        return unrecorded(g, cl, pay, rc);
     if (pay->reference && strlen(pay->reference) == 66)
         mpp_hex_decode(pay->reference, ref, 32);
     state_counter(c, ST_PAID);
@@ -334,7 +347,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
     if (rc == MPP_STORE_NOT_GREATER)   /* a concurrent retry of this credential got it */
         return respond(g, MPP_P_INVALID_CHALLENGE, "this challenge was already used", 1);
     if (rc != MPP_STORE_OK)
-        return store_trouble(g, rc);
+        return unrecorded(g, cl, pay, rc);
     receipt = m->receipt ? m->receipt(pay) : mpp_receipt_default(pay, m->name);
     mpp_json_pool_own(r->pool, receipt);
     if (!(hdr = mpp_receipt_format(r->pool, receipt, &err))) {

@@ -347,6 +347,23 @@ def make_world_traversable(path):
             os.chmod(d, stat.S_IMODE(mode) | 0o055)
 
 
+def _group_members(pgid):
+    """Live (not zombie) processes of a process group."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
 class Httpd:
     """One apache2 process with a generated configuration.
 
@@ -483,7 +500,9 @@ class Httpd:
                 os.chmod(p, mode)
         # everything the children serve must be readable by them
         for dirpath, dirnames, filenames in os.walk(self.root):
-            if Path(dirpath) == self.root / "secret":
+            # the secret and the payment state stay as they are (a restart
+            # must not loosen what the module made private)
+            if Path(dirpath) in (self.root / "secret", self.root / "state"):
                 dirnames[:] = []
                 continue
             os.chmod(dirpath, stat.S_IMODE(os.stat(dirpath).st_mode) | 0o755)
@@ -494,13 +513,18 @@ class Httpd:
 
     # -- process
 
-    def start(self, attempts=3):
+    def start(self, attempts=3, keep_port=False, keep_log=False):
+        """Starts apache2 and waits until it answers. keep_port: listen on
+        the port of the previous run (when it is still free); keep_log:
+        append to the error log instead of starting a new one."""
         last = None
-        for _ in range(attempts):
-            self.port = free_port()
+        for i in range(attempts):
+            if not (keep_port and self.port and i == 0):
+                self.port = free_port()
             self.write()
-            self.error_log.write_bytes(b"")
-            self._log_checked = 0
+            if not keep_log:
+                self.error_log.write_bytes(b"")
+                self._log_checked = 0
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(
                     [str(self.build.httpd), "-f", str(self.conf), "-DFOREGROUND"],
@@ -535,6 +559,8 @@ class Httpd:
         raise RuntimeError("apache2 did not answer on port %d within %ds" % (self.port, timeout))
 
     def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.quiesce()
         p, self.proc = self.proc, None
         if p is None or p.poll() is not None:
             self._check_stderr()
@@ -549,6 +575,92 @@ class Httpd:
                 pass
             p.wait(timeout=10)
         self._check_stderr()
+
+    def pids(self):
+        """The apache2 processes of this server: the parent first, then its
+        children (piped loggers and CGI processes are not included)."""
+        if self.proc is None:
+            return []
+        parent = self.proc.pid
+        exe = os.path.realpath(self.build.httpd)
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+                if os.path.realpath("/proc/%s/exe" % d) != exe:
+                    continue
+            except OSError:
+                continue
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            if ppid == parent:
+                out.append(int(d))
+        return [parent] + sorted(out)
+
+    def _connection_sockets(self):
+        """Sockets the children hold open besides the listeners: client
+        connections, including those still in lingering close."""
+        listeners = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                cols = row.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == self.port and cols[3] == "0A":
+                    listeners.add(cols[9])
+        n = 0
+        for pid in self.pids()[1:]:
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and target[8:-1] not in listeners:
+                    n += 1
+        return n
+
+    def quiesce(self, timeout=2):
+        """Waits (a little) until no child holds a client connection: an
+        event MPM child told to stop while it lingers on a closed
+        connection logs an error (AH03092) that is no fault of the module."""
+        deadline = time.monotonic() + timeout
+        while self._connection_sockets() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def graceful(self, timeout=20):
+        """Graceful restart (SIGUSR1 to the parent, as apache2 -k graceful
+        does); returns when the new generation is running."""
+        offset = self.log_size()
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        self.wait_log(r"resuming normal operations", offset, timeout)
+        self._wait_ready(timeout)
+
+    def kill_all(self, timeout=10):
+        """SIGKILL to the parent and every child at once (the process group
+        this harness created), as a crash would leave them; waits until all
+        are gone. The pid file stays behind, as it would."""
+        p, self.proc = self.proc, None
+        if p is None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while _group_members(p.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError("processes of group %d survived SIGKILL" % p.pid)
+            time.sleep(0.05)
 
     def _check_stderr(self):
         """Sanitizer reports written before the error log was open."""
