@@ -21,5 +21,7 @@ Suite *suite_model(void);
 Suite *suite_verify(void);
 Suite *suite_store(void);
 Suite *suite_journal(void);
+Suite *suite_evm(void);
+Suite *suite_rpc(void);
 
 #endif
