@@ -333,7 +333,11 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
         }
         /* nothing was paid, or nothing of ours is in flight: the challenge (and
          * the payment) may be answered again */
-        if (pay->identity && cl->identity_held) mpp_store_remove(cl->st, pay->identity);
+        if (pay->identity && cl->identity_held) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_mpp: payment %s released: %s",
+                          pay->identity, pay->detail ? ap_escape_logitem(r->pool, pay->detail) : "refused");
+            mpp_store_remove(cl->st, pay->identity);
+        }
         mpp_store_remove(cl->st, cl->key);
         if (status >= 500) apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return respond(g, t, pay->detail, status < 500);
