@@ -354,8 +354,19 @@ static mpp_problem_t settle_tx(mpp_payment_t *pay, const terms_t *t, const mpp_e
     pr = rpc(pay, t, "eth_sendRawTransaction",
              arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, &reply_err);
     if (pr == MPP_P_BAD_GATEWAY) { pay->pending = 1; return pr; }
-    /* a node that already has it (or mined it) says so: the receipt decides */
-    if (pr != MPP_OK && !(reply_err && (strstr(reply_err, "already known") || strstr(reply_err, "nonce too low"))))
+    if (pr != MPP_OK && reply_err && strstr(reply_err, "nonce too low")) {
+        /* mined already (a retry), or its nonce went to another transaction:
+         * only the first can ever pay */
+        json_object *known = NULL;
+        pr = rpc(pay, t, "eth_getTransactionByHash",
+                 arr(json_object_new_string(mpp_hex_encode(pay->p, tx->hash, 32)), NULL), &known, NULL);
+        if (pr != MPP_OK) { pay->pending = 1; return pr; }
+        if (!known)
+            return fail(pay, MPP_P_VERIFICATION_FAILED,
+                        "the transaction's nonce is already used: it can never be mined");
+    }
+    /* a node that already has it says so: the receipt decides */
+    else if (pr != MPP_OK && !(reply_err && strstr(reply_err, "already known")))
         return fail(pay, pr, apr_pstrcat(pay->p, "the transaction was rejected: ", reply_err, NULL));
     pay->reference = mpp_hex_encode(pay->p, tx->hash, 32);
     return await_receipt(pay, t, tx->hash, tx->from, 0);
