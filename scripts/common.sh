@@ -48,7 +48,7 @@ mpp_build() {
     local dir=$1; shift
     if [ ! -x "$MPP_ROOT/configure" ] || [ "$MPP_ROOT/configure.ac" -nt "$MPP_ROOT/configure" ] \
        || [ "$MPP_ROOT/Makefile.am" -nt "$MPP_ROOT/Makefile.in" ]; then
-        (cd "$MPP_ROOT" && ./autogen.sh >/dev/null)
+        (cd "$MPP_ROOT" && ./autogen.sh >/dev/null 2>&1)
     fi
     mkdir -p "$dir"
     (cd "$dir" && { [ -f Makefile ] || "$MPP_ROOT/configure" --enable-werror "$@" >/dev/null; } \
