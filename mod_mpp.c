@@ -14,6 +14,10 @@ static void mpp_register_hooks(apr_pool_t *p)
     /* per-conf: subrequests and internal redirects into the same place are
      * not charged again */
     ap_hook_check_access(mpp_gate_access, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    /* discovery documents are public and free: served before access checks */
+    ap_hook_quick_handler(mpp_discovery_handler, NULL, NULL, APR_HOOK_FIRST);
+    /* what goes upstream: payment headers out, upstream credential and payer in */
+    ap_hook_fixups(mpp_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(mpp_insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(mpp_insert_error_filters, NULL, NULL, APR_HOOK_MIDDLE);
     mpp_register_filters();

@@ -7,6 +7,7 @@
 #include "http_config.h"
 
 #include "mpp_model.h"
+#include "mpp_route.h"
 #include "mpp_verify.h"
 
 extern module AP_MODULE_DECLARE_DATA mpp_module;
@@ -24,7 +25,18 @@ typedef struct {
     apr_hash_t *assets;           /* name -> mpp_asset_t* */
     apr_hash_t *offers;           /* name -> mpp_offer_t* */
     apr_hash_t *own;              /* objects defined in this server (resolve once) */
+    int discovery;                /* MPPDiscovery; -1 unset */
+    struct mpp_discovery_t *disc; /* documents built at startup */
 } mpp_srv_cfg_t;
+
+/* One MPPRoute of a proxied service. */
+typedef struct {
+    mpp_route_pat_t pat;
+    int free;
+    apr_array_header_t *offers;   /* offer names */
+    int settle_after;             /* -1: the location's MPPSettle */
+    const char *description;
+} mpp_route_t;
 
 typedef struct {
     int charge_set;               /* MPPCharge seen here */
@@ -32,6 +44,16 @@ typedef struct {
     const char *price;            /* MPPPrice (decimal, tenant range) */
     const char *recipient;        /* MPPRecipient */
     const char *where;            /* directory or location, for messages */
+    /* a proxied service (MPPService and its MPPRoute lines) */
+    const char *service;          /* id */
+    const char *service_title;
+    const char *service_desc;
+    apr_array_header_t *categories;
+    const char *base;             /* the <Location> path without a trailing slash */
+    apr_array_header_t *routes;   /* mpp_route_t, first match wins */
+    const char *upstream_header;  /* injected credential header and value */
+    const char *upstream_value;
+    int settle_after;             /* MPPSettle; -1 unset */
 } mpp_dir_cfg_t;
 
 /* store settings (global); used by the shared store */
@@ -53,6 +75,8 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
 const char *mpp_secret_load(apr_pool_t *p, const char *path, const unsigned char **key,
                             apr_size_t *keylen);
 const char *mpp_key_file_check(apr_pool_t *p, const char *path);
+/* A token file (e.g. an upstream API key): its content, one trailing newline removed. */
+const char *mpp_token_file_load(apr_pool_t *p, const char *path, const char **value);
 /* An EVM private key file (0x + 64 hex) and its address. */
 const char *mpp_evm_key_load(apr_pool_t *p, const char *path, unsigned char key[32],
                              unsigned char addr[20]);
@@ -82,6 +106,19 @@ void mpp_child_init(apr_pool_t *pchild, server_rec *s);
 /* serialises the relayer's nonces across workers (mutex type mpp-settle) */
 int mpp_settle_lock(void);
 void mpp_settle_unlock(void);
+
+/* proxied services and discovery */
+const char *mpp_set_service(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_route(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_upstream_bearer(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_upstream_header(cmd_parms *cmd, void *d, const char *name, const char *file);
+const char *mpp_set_settle(cmd_parms *cmd, void *d, const char *v);
+/* The route a request under a service takes: 0 with *route (NULL: none
+ * matches) or an HTTP status for a path that must not be matched at all. */
+int mpp_service_route(request_rec *r, mpp_dir_cfg_t *d, const mpp_route_t **route, const char **why);
+int mpp_discovery_build(apr_pool_t *p, server_rec *s);
+int mpp_discovery_handler(request_rec *r, int lookup);
+int mpp_fixups(request_rec *r);
 
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */

@@ -17,6 +17,7 @@ void *mpp_create_srv_cfg(apr_pool_t *p, server_rec *s)
 {
     mpp_srv_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->allow_plain_http = -1;
+    c->discovery = -1;
     c->networks = apr_hash_make(p);
     c->assets = apr_hash_make(p);
     c->offers = apr_hash_make(p);
@@ -31,6 +32,7 @@ void *mpp_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     if (a->keys_set) { c->keys = a->keys; c->keys_set = 1; c->secret_file = a->secret_file; }
     else { c->keys = b->keys; c->keys_set = b->keys_set; c->secret_file = b->secret_file; }
     c->allow_plain_http = a->allow_plain_http != -1 ? a->allow_plain_http : b->allow_plain_http;
+    c->discovery = a->discovery != -1 ? a->discovery : b->discovery;
     c->networks = apr_hash_overlay(p, a->networks, b->networks);
     c->assets = apr_hash_overlay(p, a->assets, b->assets);
     c->offers = apr_hash_overlay(p, a->offers, b->offers);
@@ -42,6 +44,7 @@ void *mpp_create_dir_cfg(apr_pool_t *p, char *dir)
 {
     mpp_dir_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->where = dir ? apr_pstrdup(p, dir) : NULL;
+    c->settle_after = -1;
     return c;
 }
 
@@ -53,6 +56,17 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     c->price = a->price ? a->price : b->price;
     c->recipient = a->recipient ? a->recipient : b->recipient;
     c->where = a->where ? a->where : b->where;
+    if (a->service) {
+        c->service = a->service; c->service_title = a->service_title; c->service_desc = a->service_desc;
+        c->categories = a->categories; c->base = a->base; c->routes = a->routes;
+    }
+    else {
+        c->service = b->service; c->service_title = b->service_title; c->service_desc = b->service_desc;
+        c->categories = b->categories; c->base = b->base; c->routes = b->routes;
+    }
+    c->upstream_header = a->upstream_header ? a->upstream_header : b->upstream_header;
+    c->upstream_value = a->upstream_header ? a->upstream_value : b->upstream_value;
+    c->settle_after = a->settle_after != -1 ? a->settle_after : b->settle_after;
     /* "MPPCharge off" below a priced tree also drops inherited tenant settings */
     if (a->charge_set && a->offers->nelts == 0) { c->price = NULL; c->recipient = NULL; }
     return c;
@@ -271,6 +285,12 @@ static const char *set_recipient(cmd_parms *cmd, void *dv, const char *v)
     return NULL;
 }
 
+static const char *set_discovery(cmd_parms *cmd, void *d, int on)
+{
+    srv(cmd)->discovery = on;
+    return NULL;
+}
+
 static const char *set_plain(cmd_parms *cmd, void *d, int on)
 {
     srv(cmd)->allow_plain_http = on;
@@ -293,6 +313,18 @@ const command_rec mpp_cmds[] = {
                      "[tenant-price=min..max] [tenant-recipient=on]"),
     AP_INIT_FLAG("MPPAllowPlainHTTP", set_plain, NULL, RSRC_CONF,
                  "issue challenges over plain HTTP (TLS ends in front of httpd)"),
+    AP_INIT_FLAG("MPPDiscovery", set_discovery, NULL, RSRC_CONF,
+                 "serve /llms.txt, /discover, /discover/<service> and /openapi.json"),
+    AP_INIT_RAW_ARGS("MPPService", mpp_set_service, NULL, ACCESS_CONF,
+                     "id [title=\"...\"] [description=\"...\"] [categories=a,b]: a proxied, paid API"),
+    AP_INIT_RAW_ARGS("MPPRoute", mpp_set_route, NULL, ACCESS_CONF,
+                     "\"METHOD /pattern\" offer [offer ...]|free [settle=before|after] [description=\"...\"]"),
+    AP_INIT_RAW_ARGS("MPPUpstreamBearer", mpp_set_upstream_bearer, NULL, ACCESS_CONF,
+                     "file=/path: send Authorization: Bearer <token> upstream"),
+    AP_INIT_TAKE2("MPPUpstreamHeader", mpp_set_upstream_header, NULL, ACCESS_CONF,
+                  "Name file=/path: send this header with the file's content upstream"),
+    AP_INIT_TAKE1("MPPSettle", mpp_set_settle, NULL, ACCESS_CONF,
+                  "before|after: settle before forwarding, or only after the upstream answered below 400"),
     AP_INIT_RAW_ARGS("MPPCharge", set_charge, NULL, OR_AUTHCFG,
                      "offer names to charge here, or off"),
     AP_INIT_TAKE1("MPPPrice", set_price, NULL, OR_AUTHCFG,

@@ -45,6 +45,7 @@ typedef struct {
     apr_array_header_t *offers;   /* gate_offer_t */
     int has_body;
     unsigned char body_sha[32];
+    int settle_after;             /* settle once the upstream answered below 400 */
 } gate_t;
 
 static int is_loopback(const char *ip)
@@ -54,12 +55,12 @@ static int is_loopback(const char *ip)
 
 /* Offers this place charges, with tenant price and recipient applied.
  * A bad tenant setting is a configuration error: 500, logged. */
-static int resolve_offers(gate_t *g, mpp_dir_cfg_t *d)
+static int resolve_offers(gate_t *g, mpp_dir_cfg_t *d, apr_array_header_t *names)
 {
     request_rec *r = g->r;
-    g->offers = apr_array_make(r->pool, d->offers->nelts, sizeof(gate_offer_t));
-    for (int i = 0; i < d->offers->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(d->offers, i, const char *), *e, *recipient = NULL;
+    g->offers = apr_array_make(r->pool, names->nelts, sizeof(gate_offer_t));
+    for (int i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *), *e, *recipient = NULL;
         const mpp_offer_t *o = apr_hash_get(g->sc->offers, name, APR_HASH_KEY_STRING);
         char *amount = NULL;
         gate_offer_t *go;
@@ -314,6 +315,18 @@ static int unrecorded(gate_t *g, claim_t *cl, mpp_payment_t *pay, mpp_store_rc_t
     return store_trouble(g, rc);
 }
 
+/* Who paid and how much, for the backend (MPP-Payer, MPP-Amount). */
+static void note_payer(request_rec *r, const mpp_payment_t *pay)
+{
+    const char *payer = pay->payer, *amount = mpp_json_str(pay->request, "amount");
+    if (!payer && pay->cred->source && json_object_is_type(pay->cred->source, json_type_string))
+        payer = json_object_get_string(pay->cred->source);
+    for (const char *c = payer; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) { payer = NULL; break; }   /* header-safe only */
+    apr_table_setn(r->notes, "mpp-payer", payer ? apr_pstrndup(r->pool, payer, 256) : "anonymous");
+    if (amount) apr_table_setn(r->notes, "mpp-amount", amount);
+}
+
 /* The answer once the method has spoken: 200 (receipt kept for the output
  * filter), or a problem; 5xx answers carry no challenge. */
 static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *pay, mpp_problem_t t)
@@ -360,7 +373,77 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
     }
     apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
     apr_table_setn(r->notes, NOTE_PAID, "1");
+    if (pay->reference) apr_table_setn(r->notes, "mpp-reference", pay->reference);
+    note_payer(r, pay);
     return OK;
+}
+
+/* ---- settle after the upstream answered (MPPSettle after) ---- */
+
+typedef struct {
+    gate_t g;
+    claim_t cl;
+    mpp_payment_t pay;
+    mpp_credential_t cred;
+    const mpp_method_t *m;
+    int done;
+} deferred_t;
+
+static void release(claim_t *cl, mpp_payment_t *pay, const char *why)
+{
+    if (pay->identity && cl->identity_held) mpp_store_remove(cl->st, pay->identity);
+    mpp_store_remove(cl->st, cl->key);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cl->g->r, "mod_mpp: challenge %s released: %s",
+                  pay->challenge_id, why);
+}
+
+/* A deferred settlement that never ran (the request ended early) pays nothing. */
+static apr_status_t deferred_cleanup(void *data)
+{
+    deferred_t *df = data;
+    if (!df->done) {
+        df->done = 1;
+        release(&df->cl, &df->pay, "the request ended before the upstream answered");
+    }
+    return APR_SUCCESS;
+}
+
+/* Settle now, from the output filter: a receipt only if it worked. */
+static void settle_deferred(request_rec *r, deferred_t *df)
+{
+    mpp_payment_t *pay = &df->pay;
+    unsigned char c[32], ref[32] = { 0 };
+    json_object *receipt;
+    const char *hdr, *err;
+    mpp_problem_t t;
+
+    df->done = 1;
+    if (r->status >= 400) {
+        release(&df->cl, pay, "the upstream answered an error, nothing was settled");
+        return;
+    }
+    t = df->m->settle ? df->m->settle(pay) : MPP_OK;
+    if (t != MPP_OK) {
+        if (pay->pending && df->cl.submitted)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "mod_mpp: settlement of %s is pending: %s",
+                          pay->challenge_id, pay->detail ? pay->detail : "");
+        else
+            release(&df->cl, pay, pay->detail ? pay->detail : "settlement failed");
+        return;
+    }
+    if ((pay->identity && df->cl.identity_held && mpp_store_persist(df->cl.st, pay->identity) != MPP_STORE_OK)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
+        return;
+    }
+    if (pay->reference && strlen(pay->reference) == 66) mpp_hex_decode(pay->reference, ref, 32);
+    state_counter(c, ST_PAID);
+    if (mpp_store_advance(df->cl.st, df->cl.key, c, ref, 32, df->cl.expires + apr_time_from_sec(5)) != MPP_STORE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
+        return;
+    }
+    receipt = mpp_json_pool_own(r->pool, df->m->receipt ? df->m->receipt(pay) : mpp_receipt_default(pay, df->m->name));
+    if ((hdr = mpp_receipt_format(r->pool, receipt, &err)))
+        apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
 }
 
 /* Run the method behind the offer once the echo is known good. The challenge
@@ -394,6 +477,7 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, 
     pay.now = apr_time_now();
     pay.submitting = submitting;
     pay.gate = &cl;
+    pay.simulate = g->settle_after;
 
     state_counter(c, ST_CLAIMED);
     rc = expired ? MPP_STORE_EXISTS : mpp_store_add(st, cl.key, c, 32, cl.expires + apr_time_from_sec(5), 0);
@@ -429,6 +513,23 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, 
         }
         cl.identity_held = 1;
     }
+    if (g->settle_after) {
+        /* forward first; the output filter settles on an answer below 400 */
+        deferred_t *df = apr_pcalloc(r->pool, sizeof(*df));
+        df->g = *g;
+        df->cl = cl;
+        df->cl.g = &df->g;
+        df->cred = *cred;
+        df->pay = pay;
+        df->pay.cred = &df->cred;
+        df->pay.gate = &df->cl;
+        df->m = m;
+        note_payer(r, &pay);
+        ap_set_module_config(r->request_config, &mpp_module, df);
+        apr_pool_cleanup_register(r->pool, df, deferred_cleanup, apr_pool_cleanup_null);
+        apr_table_setn(r->notes, NOTE_PAID, "1");
+        return OK;
+    }
     t = m->settle ? m->settle(&pay) : MPP_OK;
     return finish(g, &cl, m, &pay, t);
 }
@@ -442,18 +543,35 @@ int mpp_gate_access(request_rec *r)
     mpp_expect_t *exps;
     int st, idx;
     mpp_problem_t t;
+    apr_array_header_t *names = d->offers;
 
-    if (!d->charge_set || !d->offers || d->offers->nelts == 0)
-        return DECLINED;
-    if (r->method_number == M_OPTIONS || already_paid(r))
+    if (already_paid(r))
         return DECLINED;
     g.r = r;
     g.sc = ap_get_module_config(r->server->module_config, &mpp_module);
     g.realm = g.sc->realm ? g.sc->realm : r->server->server_hostname;
     if (!g.realm) g.realm = "MPP Payment";
-    /* HEAD is priced as GET: a credential for one serves the other */
-    g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
-    if ((st = resolve_offers(&g, d)) != OK)
+    if (d->service) {
+        /* a proxied service: its routes decide, and nothing else is forwarded */
+        const mpp_route_t *route;
+        const char *why;
+        st = mpp_service_route(r, d, &route, &why);
+        if (st != OK || !route)
+            return respond(&g, MPP_P_NOT_FOUND, apr_pstrcat(r->pool, "not forwarded: ", why, NULL), 0);
+        if (route->free)
+            return DECLINED;
+        names = route->offers;
+        g.scope = apr_pstrcat(r->pool, d->service, " ", route->pat.method ? route->pat.method : "*",
+                              " ", route->pat.pattern, NULL);
+        g.settle_after = route->settle_after != -1 ? route->settle_after : d->settle_after == 1;
+    }
+    else {
+        if (!d->charge_set || !d->offers || d->offers->nelts == 0 || r->method_number == M_OPTIONS)
+            return DECLINED;
+        /* HEAD is priced as GET: a credential for one serves the other */
+        g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
+    }
+    if ((st = resolve_offers(&g, d, names)) != OK)
         return st;
 
     if (strcmp(ap_http_scheme(r), "https") && g.sc->allow_plain_http != 1
@@ -519,7 +637,11 @@ static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    const char *receipt = apr_table_get(r->notes, NOTE_RECEIPT);
+    const char *receipt;
+    deferred_t *df = ap_get_module_config(r->request_config, &mpp_module);
+    if (df && !df->done)
+        settle_deferred(r, df);
+    receipt = apr_table_get(r->notes, NOTE_RECEIPT);
     if (receipt && r->status >= 200 && r->status < 300) {
         const char *cc = apr_table_get(r->headers_out, "Cache-Control");
         apr_table_setn(r->headers_out, "Payment-Receipt", receipt);
@@ -539,7 +661,7 @@ void mpp_insert_filters(request_rec *r)
     for (request_rec *q = r->prev; !receipt && q; q = q->prev)
         if ((receipt = apr_table_get(q->notes, NOTE_RECEIPT)))
             apr_table_setn(r->notes, NOTE_RECEIPT, receipt);
-    if (receipt)
+    if (receipt || ap_get_module_config(r->request_config, &mpp_module))
         ap_add_output_filter(RECEIPT_FILTER, NULL, r, r->connection);
 }
 

@@ -67,8 +67,20 @@ static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir
 {
     int ok = 1;
     const char *where = d->where ? d->where : "(server)";
+    for (int i = 0; d->routes && i < d->routes->nelts; i++) {
+        const mpp_route_t *rt = &APR_ARRAY_IDX(d->routes, i, mpp_route_t);
+        for (int k = 0; k < rt->offers->nelts; k++) {
+            const char *name = APR_ARRAY_IDX(rt->offers, k, const char *);
+            if (!apr_hash_get(c->offers, name, APR_HASH_KEY_STRING)) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPRoute \"%s%s%s\" in %s: unknown offer '%s' "
+                             "(define it with MPPOffer)", rt->pat.method ? rt->pat.method : "",
+                             rt->pat.method ? " " : "", rt->pat.pattern, where, name);
+                ok = 0;
+            }
+        }
+    }
     if (!d->charge_set)
-        return 1;
+        return ok;
     for (int i = 0; i < d->offers->nelts; i++) {
         const char *name = APR_ARRAY_IDX(d->offers, i, const char *), *e;
         const mpp_offer_t *o = apr_hash_get(c->offers, name, APR_HASH_KEY_STRING);
@@ -149,6 +161,8 @@ int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: libcurl cannot be initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if ((rv = mpp_discovery_build(pconf, s)) != OK)
+        return rv;
     /* no offer, nothing to charge: no state to keep either */
     return charging ? mpp_store_post_config(pconf, ptemp, s) : OK;
 }

@@ -99,6 +99,35 @@ const char *mpp_evm_key_load(apr_pool_t *p, const char *path, unsigned char key[
     return NULL;
 }
 
+const char *mpp_token_file_load(apr_pool_t *p, const char *path, const char **value)
+{
+    const unsigned char *buf;
+    apr_size_t n;
+    struct stat st;
+    const char *e;
+    apr_file_t *f;
+    char *t;
+
+    if (*path != '/') return apr_psprintf(p, "file=%s must be an absolute path", path);
+    if ((e = check_mode(p, path, &st))) return apr_psprintf(p, "file %s %s", path, e);
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
+        return apr_psprintf(p, "file %s cannot be opened", path);
+    t = apr_palloc(p, MAX_KEY_FILE + 1);
+    n = MAX_KEY_FILE;
+    apr_file_read_full(f, t, n, &n);
+    apr_file_close(f);
+    if (n && t[n - 1] == '\n') n--;
+    if (n && t[n - 1] == '\r') n--;
+    t[n] = '\0';
+    buf = (const unsigned char *)t;
+    if (!n) return apr_psprintf(p, "file %s is empty", path);
+    for (apr_size_t i = 0; i < n; i++)
+        if (buf[i] < 0x20 || buf[i] == 0x7f)
+            return apr_psprintf(p, "file %s holds a control character (a header value cannot)", path);
+    *value = t;
+    return NULL;
+}
+
 #define RETAINED_KEY "mod_mpp:challenge-key"
 
 typedef struct { unsigned char key[32]; int ready; } retained_key_t;

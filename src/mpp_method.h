@@ -39,6 +39,7 @@ typedef struct mpp_payment_t {
     const char *payer;
     const char *identity;            /* store key of the payment itself (tx hash, nonce), set by verify */
     int pending;                     /* settle: outcome unknown (the chain will tell) */
+    int simulate;                    /* verify: also dry-run the settlement (settlement comes later) */
     /* settle calls this with the reference right before it broadcasts, so a
      * crash or timeout after it is resolved from the chain, never by sending
      * again; non-zero means it must not broadcast */

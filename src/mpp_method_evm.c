@@ -235,33 +235,45 @@ static mpp_problem_t verify_auth(mpp_payment_t *pay, const terms_t *t, auth_t *a
     return MPP_OK;
 }
 
-static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a)
+/* Dry-run transferWithAuthorization from the relayer: a used nonce, a short
+ * balance or a bad signature is refused before any gas is spent. */
+static mpp_problem_t simulate_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a,
+                                   unsigned char data[292], unsigned char gas[32])
 {
-    unsigned char data[292], gas[32], nonce[32], price[32], hash[32];
     const unsigned char *r = a->sig, *s = a->sig + 32;
     int v = a->sig[64] < 27 ? a->sig[64] + 27 : a->sig[64];
     json_object *call, *res = NULL;
     const char *reply_err = NULL;
-    mpp_evm_tx_t tx;
-    unsigned char *raw;
-    apr_size_t rawlen;
     apr_uint64_t g;
     mpp_problem_t pr;
 
     if (!t->net->has_key)
         return fail(pay, MPP_P_VERIFICATION_FAILED, "this server has no relayer-key for the network");
     mpp_eip3009_call_data(a->from, a->to, a->value, a->after, a->before, a->nonce, v, r, s, data);
-    /* simulate: a used nonce, low balance or bad signature is refused before any gas is spent */
     call = json_object_new_object();
     json_object_object_add(call, "from", json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)));
     json_object_object_add(call, "to", json_object_new_string(mpp_hex_encode(pay->p, t->token, 20)));
-    json_object_object_add(call, "data", json_object_new_string(mpp_hex_encode(pay->p, data, sizeof(data))));
+    json_object_object_add(call, "data", json_object_new_string(mpp_hex_encode(pay->p, data, 292)));
     if ((pr = rpc(pay, t, "eth_estimateGas", arr(call, NULL), &res, &reply_err)) != MPP_OK)
         return reply_err ? fail(pay, pr, apr_pstrcat(pay->p, "the token refuses the authorization: ",
                                                       reply_err, NULL)) : pr;
     if (quantity(res, NULL, gas) || mpp_u256_to_u64(gas, &g) || g > 10000000)
         return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas estimate");
     mpp_u256_from_u64(g + g / 4 + 10000, gas);
+    return MPP_OK;
+}
+
+static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a)
+{
+    unsigned char data[292], gas[32], nonce[32], price[32], hash[32];
+    json_object *res = NULL;
+    const char *reply_err = NULL;
+    mpp_evm_tx_t tx;
+    unsigned char *raw;
+    apr_size_t rawlen;
+    mpp_problem_t pr;
+
+    if ((pr = simulate_auth(pay, t, a, data, gas)) != MPP_OK) return pr;
     if ((pr = rpc(pay, t, "eth_gasPrice", NULL, &res, NULL)) != MPP_OK) return pr;
     if (quantity(res, NULL, price))
         return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas price");
@@ -399,7 +411,11 @@ static mpp_problem_t evm_verify(mpp_payment_t *pay)
                     apr_psprintf(pay->p, "credential type %.32s is not accepted here", type));
     if (!strcmp(type, "authorization")) {
         auth_t a;
-        return verify_auth(pay, &t, &a);
+        unsigned char data[292], gas[32];
+        mpp_problem_t pr = verify_auth(pay, &t, &a);
+        /* settling later (after the upstream answered): dry-run it now */
+        if (pr == MPP_OK && pay->simulate) pr = simulate_auth(pay, &t, &a, data, gas);
+        return pr;
     }
     if (!strcmp(type, "transaction")) {
         mpp_evm_tx_t tx;

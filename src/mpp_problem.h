@@ -19,6 +19,7 @@ typedef enum {
     MPP_P_UNAVAILABLE,         /* about:blank, 503 */
     MPP_P_BAD_GATEWAY,         /* about:blank, 502 */
     MPP_P_TOO_LARGE,           /* about:blank, 413 */
+    MPP_P_NOT_FOUND,           /* about:blank, 404 */
     MPP_P_INTERNAL,            /* about:blank, 500 */
     MPP_P__COUNT
 } mpp_problem_t;

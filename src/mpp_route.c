@@ -1,0 +1,104 @@
+#include "mpp_route.h"
+
+#include <apr_strings.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", NULL };
+
+const char *mpp_route_parse(apr_pool_t *p, const char *spec, mpp_route_pat_t *out)
+{
+    const char *sp = strchr(spec, ' '), *pat = spec, *s;
+    memset(out, 0, sizeof(*out));
+    if (sp) {
+        char *m = apr_pstrmemdup(p, spec, (apr_size_t)(sp - spec));
+        int ok = 0;
+        for (char *c = m; *c; c++) if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 32);
+        for (int i = 0; METHODS[i]; i++) if (!strcmp(METHODS[i], m)) ok = 1;
+        if (!ok) return apr_psprintf(p, "unknown method '%s'", m);
+        out->method = m;
+        pat = sp + 1;
+        while (*pat == ' ') pat++;
+    }
+    if (*pat != '/') return apr_psprintf(p, "pattern '%s' must start with /", pat);
+    out->pattern = apr_pstrdup(p, pat);
+    out->segs = apr_array_make(p, 4, sizeof(const char *));
+    s = pat + 1;
+    while (*s) {
+        const char *e = strchr(s, '/');
+        char *seg = e ? apr_pstrmemdup(p, s, (apr_size_t)(e - s)) : apr_pstrdup(p, s);
+        if (!*seg) return apr_psprintf(p, "pattern '%s' has an empty segment", pat);
+        if (out->segs->nelts && !strcmp(APR_ARRAY_IDX(out->segs, out->segs->nelts - 1, const char *), "*"))
+            return apr_psprintf(p, "pattern '%s': * must be the last segment", pat);
+        if (seg[0] == ':' && !seg[1]) return apr_psprintf(p, "pattern '%s': a parameter needs a name", pat);
+        if (strchr(seg, '*') && strcmp(seg, "*"))
+            return apr_psprintf(p, "pattern '%s': * stands alone as a segment", pat);
+        for (const char *c = seg; *c; c++)
+            if ((unsigned char)*c <= 0x20 || *c == ';' || *c == '\\' || *c == '%' || *c == '?' || *c == '#')
+                return apr_psprintf(p, "pattern '%s' has a character that paths never match", pat);
+        APR_ARRAY_PUSH(out->segs, const char *) = seg;
+        if (!e) break;
+        s = e + 1;
+        if (!*s) { APR_ARRAY_PUSH(out->segs, const char *) = ""; break; }  /* trailing slash */
+    }
+    return NULL;
+}
+
+int mpp_route_match(const mpp_route_pat_t *pt, const char *method, const char *path)
+{
+    const char *s = path;
+    if (pt->method && strcasecmp(pt->method, method)
+        && !(!strcasecmp(method, "HEAD") && !strcmp(pt->method, "GET")))
+        return 0;
+    if (*s != '/') return 0;
+    s++;
+    for (int i = 0; i < pt->segs->nelts; i++) {
+        const char *seg = APR_ARRAY_IDX(pt->segs, i, const char *);
+        const char *e = strchr(s, '/');
+        apr_size_t n = e ? (apr_size_t)(e - s) : strlen(s);
+        if (!strcmp(seg, "*")) return 1;                    /* the rest, even nothing */
+        if (seg[0] == ':') { if (n == 0) return 0; }
+        else if (strlen(seg) != n || strncasecmp(seg, s, n)) return 0;
+        if (i + 1 == pt->segs->nelts) return e == NULL;      /* the path must end here */
+        if (!e) return 0;
+        s = e + 1;
+    }
+    return pt->segs->nelts == 0 && *s == '\0';
+}
+
+const char *mpp_path_suspicious(const char *d, const char *raw)
+{
+    apr_size_t n = strlen(d);
+    if (strchr(d, ';')) return "a ';' in the path";
+    if (strchr(d, '\\')) return "a backslash in the path";
+    if (strstr(d, "//")) return "an empty path segment";
+    if (strstr(d, "/./") || strstr(d, "/../") || (n >= 2 && !strcmp(d + n - 2, "/."))
+        || (n >= 3 && !strcmp(d + n - 3, "/.."))) return "a dot segment";
+    for (const char *c = d; *c; c++) {
+        if ((c[0] == '.' || c[0] == ' ') && (c[1] == '/' || c[1] == '\0') && c != d)
+            return "a segment ending in a dot or a space";
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return "a control character in the path";
+    }
+    for (const char *c = raw; c && *c && *c != '?'; c++) {
+        if (c[0] == '%' && c[1] && c[2]) {
+            char h[3] = { c[1], c[2], 0 };
+            if (!strcasecmp(h, "2f") || !strcasecmp(h, "5c") || !strcasecmp(h, "2e")
+                || !strcasecmp(h, "3b") || !strcasecmp(h, "25"))
+                return "an encoded '/', '\\', '.', ';' or '%' in the path";
+        }
+    }
+    return NULL;
+}
+
+char *mpp_route_openapi_path(apr_pool_t *p, const char *base, const mpp_route_pat_t *pt)
+{
+    char *out = apr_pstrdup(p, base);
+    for (int i = 0; i < pt->segs->nelts; i++) {
+        const char *seg = APR_ARRAY_IDX(pt->segs, i, const char *);
+        if (!strcmp(seg, "*")) out = apr_pstrcat(p, out, "/{wildcard}", NULL);
+        else if (seg[0] == ':') out = apr_pstrcat(p, out, "/{", seg + 1, "}", NULL);
+        else out = apr_pstrcat(p, out, "/", seg, NULL);
+    }
+    if (!pt->segs->nelts) out = apr_pstrcat(p, out, "/", NULL);
+    return out;
+}
