@@ -167,6 +167,15 @@ class Chain:
     def receipt(self, tx_hash):
         return self.rpc("eth_getTransactionReceipt", tx_hash)
 
+    def mined_receipt(self, tx_hash, timeout=10):
+        """The receipt, waiting for the block that includes the transaction."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.receipt(tx_hash)
+            if r is not None or time.monotonic() > deadline:
+                return r
+            time.sleep(0.05)
+
     def transaction(self, tx_hash):
         return self.rpc("eth_getTransactionByHash", tx_hash)
 

@@ -498,7 +498,7 @@ def test_transaction_with_a_spent_nonce_is_refused(srv, chain):
     p = payer(chain, 2)
     if chain.nonce(p["address"]) == 0:
         h = chain.send_transaction({"from": p["address"], "to": p["address"], "value": "0x0"})
-        assert chain.receipt(h)["status"] == "0x1"
+        assert chain.mined_receipt(h)["status"] == "0x1"
     ledger = Ledger(chain, p)
     doc = viem(srv, chain, "/paid/file.txt", "transaction", p["privateKey"], "--nonce", "0",
                "--gas", "100000", credential_only=True)
@@ -514,7 +514,7 @@ def test_hash_of_a_reverted_transfer_is_refused(srv, chain, neg):
     assert chain.balance(deployer) == 0
     h = chain.send_transaction({"from": deployer, "to": TOKEN, "gas": hex(100000),
                                 "data": chain.transfer_data(RECIPIENT, AMOUNT)})
-    assert chain.receipt(h)["status"] == "0x0"
+    assert chain.mined_receipt(h)["status"] == "0x0"
     c = fresh(srv)
     r = send(srv, "/paid/file.txt", make_credential(c, {"type": "hash", "hash": h}))
     refused(srv, r, "verification-failed", "reverted", used=[c["id"]])
