@@ -7,6 +7,7 @@
 #include "http_config.h"
 
 #include "mpp_model.h"
+#include "mpp_jwt.h"
 #include "mpp_route.h"
 #include "mpp_verify.h"
 
@@ -26,6 +27,7 @@ typedef struct {
     apr_hash_t *offers;           /* name -> mpp_offer_t* */
     apr_hash_t *own;              /* objects defined in this server (resolve once) */
     int discovery;                /* MPPDiscovery; -1 unset */
+    apr_hash_t *jwt_keys;         /* MPPJWTKey name -> mpp_jwt_keyset_t */
     struct mpp_discovery_t *disc; /* documents built at startup */
 } mpp_srv_cfg_t;
 
@@ -54,6 +56,13 @@ typedef struct {
     const char *upstream_header;  /* injected credential header and value */
     const char *upstream_value;
     int settle_after;             /* MPPSettle; -1 unset */
+    /* entitlements */
+    const char *ent_key;          /* MPPEntitlement: accepted key set */
+    const char *ent_scope;        /* per-call | per-article | per-session */
+    const char *ent_cookie;       /* cookie that may carry the token */
+    int grant_secs;               /* MPPGrant session=; 0 none */
+    const char *grant_key;        /* key set that signs grants */
+    int grant_cookie;             /* -1 unset */
 } mpp_dir_cfg_t;
 
 /* store settings (global); used by the shared store */
@@ -119,6 +128,17 @@ int mpp_service_route(request_rec *r, mpp_dir_cfg_t *d, const mpp_route_t **rout
 int mpp_discovery_build(apr_pool_t *p, server_rec *s);
 int mpp_discovery_handler(request_rec *r, int lookup);
 int mpp_fixups(request_rec *r);
+
+/* entitlements (JWT) */
+const char *mpp_set_jwt_key(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_entitlement(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_grant(cmd_parms *cmd, void *d, const char *args);
+/* OK when the request carries a valid entitlement for this place (rid is
+ * the place's resource id), DECLINED to go on with payment. */
+int mpp_entitled(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid);
+/* A grant token (or NULL) for a payment just accepted at this place. */
+const char *mpp_grant(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid,
+                      const char *payer, const char *amount);
 
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */

@@ -18,6 +18,7 @@ void *mpp_create_srv_cfg(apr_pool_t *p, server_rec *s)
     mpp_srv_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->allow_plain_http = -1;
     c->discovery = -1;
+    c->jwt_keys = apr_hash_make(p);
     c->networks = apr_hash_make(p);
     c->assets = apr_hash_make(p);
     c->offers = apr_hash_make(p);
@@ -33,6 +34,7 @@ void *mpp_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     else { c->keys = b->keys; c->keys_set = b->keys_set; c->secret_file = b->secret_file; }
     c->allow_plain_http = a->allow_plain_http != -1 ? a->allow_plain_http : b->allow_plain_http;
     c->discovery = a->discovery != -1 ? a->discovery : b->discovery;
+    c->jwt_keys = apr_hash_overlay(p, a->jwt_keys, b->jwt_keys);
     c->networks = apr_hash_overlay(p, a->networks, b->networks);
     c->assets = apr_hash_overlay(p, a->assets, b->assets);
     c->offers = apr_hash_overlay(p, a->offers, b->offers);
@@ -45,6 +47,7 @@ void *mpp_create_dir_cfg(apr_pool_t *p, char *dir)
     mpp_dir_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->where = dir ? apr_pstrdup(p, dir) : NULL;
     c->settle_after = -1;
+    c->grant_cookie = -1;
     return c;
 }
 
@@ -67,6 +70,10 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     c->upstream_header = a->upstream_header ? a->upstream_header : b->upstream_header;
     c->upstream_value = a->upstream_header ? a->upstream_value : b->upstream_value;
     c->settle_after = a->settle_after != -1 ? a->settle_after : b->settle_after;
+    if (a->ent_key) { c->ent_key = a->ent_key; c->ent_scope = a->ent_scope; c->ent_cookie = a->ent_cookie; }
+    else { c->ent_key = b->ent_key; c->ent_scope = b->ent_scope; c->ent_cookie = b->ent_cookie; }
+    if (a->grant_secs) { c->grant_secs = a->grant_secs; c->grant_key = a->grant_key; c->grant_cookie = a->grant_cookie; }
+    else { c->grant_secs = b->grant_secs; c->grant_key = b->grant_key; c->grant_cookie = b->grant_cookie; }
     /* "MPPCharge off" below a priced tree also drops inherited tenant settings */
     if (a->charge_set && a->offers->nelts == 0) { c->price = NULL; c->recipient = NULL; }
     return c;
@@ -325,6 +332,12 @@ const command_rec mpp_cmds[] = {
                   "Name file=/path: send this header with the file's content upstream"),
     AP_INIT_TAKE1("MPPSettle", mpp_set_settle, NULL, ACCESS_CONF,
                   "before|after: settle before forwarding, or only after the upstream answered below 400"),
+    AP_INIT_RAW_ARGS("MPPJWTKey", mpp_set_jwt_key, NULL, RSRC_CONF,
+                     "name alg=HS256|HS384|HS512|RS256|ES256|EdDSA file=/path|jwks=/path [iss=] [aud=] [leeway=60]"),
+    AP_INIT_RAW_ARGS("MPPEntitlement", mpp_set_entitlement, NULL, OR_AUTHCFG,
+                     "key [scope=per-call|per-article|per-session] [cookie=NAME]: accept JWT entitlements"),
+    AP_INIT_RAW_ARGS("MPPGrant", mpp_set_grant, NULL, OR_AUTHCFG,
+                     "session=SECONDS [key=NAME] [cookie=on]: hand out an entitlement after a payment"),
     AP_INIT_RAW_ARGS("MPPCharge", set_charge, NULL, OR_AUTHCFG,
                      "offer names to charge here, or off"),
     AP_INIT_TAKE1("MPPPrice", set_price, NULL, OR_AUTHCFG,

@@ -46,6 +46,7 @@ typedef struct {
     int has_body;
     unsigned char body_sha[32];
     int settle_after;             /* settle once the upstream answered below 400 */
+    const char *rid;              /* resource id of entitlements for this place */
 } gate_t;
 
 static int is_loopback(const char *ip)
@@ -315,6 +316,16 @@ static int unrecorded(gate_t *g, claim_t *cl, mpp_payment_t *pay, mpp_store_rc_t
     return store_trouble(g, rc);
 }
 
+/* MPPGrant: an entitlement for this place, handed out with the receipt. */
+static void note_grant(gate_t *g, request_rec *r)
+{
+    mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
+    const char *tok;
+    if (d->grant_secs && (tok = mpp_grant(r, d, g->realm, g->rid, apr_table_get(r->notes, "mpp-payer"),
+                                          apr_table_get(r->notes, "mpp-amount"))))
+        apr_table_setn(r->notes, "mpp-grant", tok);
+}
+
 /* Who paid and how much, for the backend (MPP-Payer, MPP-Amount). */
 static void note_payer(request_rec *r, const mpp_payment_t *pay)
 {
@@ -375,6 +386,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
     apr_table_setn(r->notes, NOTE_PAID, "1");
     if (pay->reference) apr_table_setn(r->notes, "mpp-reference", pay->reference);
     note_payer(r, pay);
+    note_grant(g, r);
     return OK;
 }
 
@@ -444,6 +456,7 @@ static void settle_deferred(request_rec *r, deferred_t *df)
     receipt = mpp_json_pool_own(r->pool, df->m->receipt ? df->m->receipt(pay) : mpp_receipt_default(pay, df->m->name));
     if ((hdr = mpp_receipt_format(r->pool, receipt, &err)))
         apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
+    note_grant(&df->g, r);
 }
 
 /* Run the method behind the offer once the echo is known good. The challenge
@@ -564,12 +577,14 @@ int mpp_gate_access(request_rec *r)
         g.scope = apr_pstrcat(r->pool, d->service, " ", route->pat.method ? route->pat.method : "*",
                               " ", route->pat.pattern, NULL);
         g.settle_after = route->settle_after != -1 ? route->settle_after : d->settle_after == 1;
+        g.rid = g.scope;
     }
     else {
         if (!d->charge_set || !d->offers || d->offers->nelts == 0 || r->method_number == M_OPTIONS)
             return DECLINED;
         /* HEAD is priced as GET: a credential for one serves the other */
         g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
+        g.rid = r->uri;
     }
     if ((st = resolve_offers(&g, d, names)) != OK)
         return st;
@@ -577,6 +592,13 @@ int mpp_gate_access(request_rec *r)
     if (strcmp(ap_http_scheme(r), "https") && g.sc->allow_plain_http != 1
         && !is_loopback(r->useragent_ip))
         return respond(&g, MPP_P_FORBIDDEN, "payments require HTTPS; this request arrived over plain HTTP", 0);
+
+    /* a valid entitlement is as good as a payment here */
+    if ((d->ent_key || d->grant_secs) && mpp_entitled(r, d, g.realm, g.rid) == OK) {
+        apr_table_setn(r->notes, NOTE_PAID, "1");
+        apr_table_setn(r->notes, "mpp-entitled", "1");
+        return OK;
+    }
 
     if ((st = mpp_body_digest(r, g.body_sha, &g.has_body)) != OK) {
         if (st == HTTP_REQUEST_ENTITY_TOO_LARGE)
@@ -644,7 +666,21 @@ static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     receipt = apr_table_get(r->notes, NOTE_RECEIPT);
     if (receipt && r->status >= 200 && r->status < 300) {
         const char *cc = apr_table_get(r->headers_out, "Cache-Control");
+        const char *grant = apr_table_get(r->notes, "mpp-grant");
         apr_table_setn(r->headers_out, "Payment-Receipt", receipt);
+        if (grant) {
+            mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
+            apr_table_setn(r->headers_out, "X-Entitlement", apr_pstrcat(r->pool, "Bearer ", grant, NULL));
+            if (d->grant_cookie == 1) {
+                const char *path = d->where && d->where[0] == '/' && !strncmp(r->uri, d->where, strlen(d->where))
+                    ? d->where : "/";
+                /* Secure, unless this is plain HTTP on loopback (a local test) */
+                int secure = !strcmp(ap_http_scheme(r), "https") || !is_loopback(r->useragent_ip);
+                apr_table_addn(r->headers_out, "Set-Cookie",
+                               apr_psprintf(r->pool, "mpp_entitlement=%s; Path=%s; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+                                            grant, path, d->grant_secs, secure ? "; Secure" : ""));
+            }
+        }
         if (!cc)
             apr_table_setn(r->headers_out, "Cache-Control", "private");
         else if (!ap_find_token(r->pool, cc, "private"))
