@@ -538,6 +538,8 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, 
         df->pay.gate = &df->cl;
         df->m = m;
         note_payer(r, &pay);
+        /* known now only when the method fixed it at verification */
+        if (pay.reference) apr_table_setn(r->notes, "mpp-reference", pay.reference);
         ap_set_module_config(r->request_config, &mpp_module, df);
         apr_pool_cleanup_register(r->pool, df, deferred_cleanup, apr_pool_cleanup_null);
         apr_table_setn(r->notes, NOTE_PAID, "1");

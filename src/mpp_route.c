@@ -60,25 +60,24 @@ int mpp_route_match(const mpp_route_pat_t *pt, const char *method, const char *p
         if (seg[0] == ':') { if (n == 0) return 0; }
         else if (strlen(seg) != n || strncasecmp(seg, s, n)) return 0;
         if (i + 1 == pt->segs->nelts) return e == NULL;      /* the path must end here */
-        if (!e) return 0;
+        if (!e)   /* the path ends: only a final * (matching nothing) may remain */
+            return i + 2 == pt->segs->nelts && !strcmp(APR_ARRAY_IDX(pt->segs, i + 1, const char *), "*");
         s = e + 1;
     }
     return pt->segs->nelts == 0 && *s == '\0';
 }
 
+static const char *plain_path(const char *d, apr_size_t n);
+
 const char *mpp_path_suspicious(const char *d, const char *raw)
 {
-    apr_size_t n = strlen(d);
-    if (strchr(d, ';')) return "a ';' in the path";
-    if (strchr(d, '\\')) return "a backslash in the path";
-    if (strstr(d, "//")) return "an empty path segment";
-    if (strstr(d, "/./") || strstr(d, "/../") || (n >= 2 && !strcmp(d + n - 2, "/."))
-        || (n >= 3 && !strcmp(d + n - 3, "/.."))) return "a dot segment";
-    for (const char *c = d; *c; c++) {
-        if ((c[0] == '.' || c[0] == ' ') && (c[1] == '/' || c[1] == '\0') && c != d)
-            return "a segment ending in a dot or a space";
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) return "a control character in the path";
-    }
+    const char *why = plain_path(d, strlen(d));
+    apr_size_t rn = 0;
+    if (why) return why;
+    /* the raw form too: httpd merges slashes and resolves dot segments
+     * before we look, and an upstream may read the raw form differently */
+    while (raw && raw[rn] && raw[rn] != '?' && raw[rn] != '#') rn++;
+    if (raw && (why = plain_path(raw, rn))) return why;
     for (const char *c = raw; c && *c && *c != '?'; c++) {
         if (c[0] == '%' && c[1] && c[2]) {
             char h[3] = { c[1], c[2], 0 };
@@ -86,6 +85,26 @@ const char *mpp_path_suspicious(const char *d, const char *raw)
                 || !strcasecmp(h, "3b") || !strcasecmp(h, "25"))
                 return "an encoded '/', '\\', '.', ';' or '%' in the path";
         }
+    }
+    return NULL;
+}
+
+static const char *plain_path(const char *d, apr_size_t n)
+{
+    const char *end = d + n;
+    for (const char *c = d; c < end; c++) {
+        const char *next = c + 1 < end ? c + 1 : NULL;
+        if (*c == ';') return "a ';' in the path";
+        if (*c == '\\') return "a backslash in the path";
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return "a control character in the path";
+        if (*c == '/' && next && *next == '/') return "an empty path segment";
+        if (*c == '/' && next && *next == '.') {
+            const char *after = next + 1 < end ? next + 1 : NULL;
+            if (!after || *after == '/') return "a dot segment";
+            if (*after == '.' && (next + 2 >= end || next[2] == '/')) return "a dot segment";
+        }
+        if ((*c == '.' || *c == ' ') && c != d && (!next || *next == '/'))
+            return "a segment ending in a dot or a space";
     }
     return NULL;
 }
