@@ -63,6 +63,11 @@ typedef struct {
     int grant_secs;               /* MPPGrant session=; 0 none */
     const char *grant_key;        /* key set that signs grants */
     int grant_cookie;             /* -1 unset */
+    /* Vlexivo compatibility and limits */
+    int vlexivo;                  /* MPPCompat vlexivo; -1 unset */
+    const char *unlock_url;       /* where the unlock handler lives */
+    const char *publisher;
+    int rate_limit;               /* MPPRateLimit per minute and client; -1 unset, 0 off */
 } mpp_dir_cfg_t;
 
 /* store settings (global); used by the shared store */
@@ -139,6 +144,16 @@ int mpp_entitled(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char
 /* A grant token (or NULL) for a payment just accepted at this place. */
 const char *mpp_grant(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid,
                       const char *payer, const char *amount);
+
+/* Vlexivo: the challenge body beside the MPP one, and the unlock handler */
+const char *mpp_set_compat(cmd_parms *cmd, void *d, const char *args);
+const char *mpp_set_rate_limit(cmd_parms *cmd, void *d, const char *v);
+/* The "challenge" member for a 402 at this place (JSON text), or NULL. */
+const char *mpp_vlexivo_challenge(request_rec *r, mpp_dir_cfg_t *d, const char *rid, const char *request_b64,
+                                  const char *scope_type);
+int mpp_unlock_handler(request_rec *r);
+/* Over this place's MPPRateLimit? (counts the request) */
+int mpp_rate_limited(request_rec *r, mpp_dir_cfg_t *d);
 
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */

@@ -48,6 +48,8 @@ void *mpp_create_dir_cfg(apr_pool_t *p, char *dir)
     c->where = dir ? apr_pstrdup(p, dir) : NULL;
     c->settle_after = -1;
     c->grant_cookie = -1;
+    c->vlexivo = -1;
+    c->rate_limit = -1;
     return c;
 }
 
@@ -74,6 +76,9 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     else { c->ent_key = b->ent_key; c->ent_scope = b->ent_scope; c->ent_cookie = b->ent_cookie; }
     if (a->grant_secs) { c->grant_secs = a->grant_secs; c->grant_key = a->grant_key; c->grant_cookie = a->grant_cookie; }
     else { c->grant_secs = b->grant_secs; c->grant_key = b->grant_key; c->grant_cookie = b->grant_cookie; }
+    if (a->vlexivo != -1) { c->vlexivo = a->vlexivo; c->unlock_url = a->unlock_url; c->publisher = a->publisher; }
+    else { c->vlexivo = b->vlexivo; c->unlock_url = b->unlock_url; c->publisher = b->publisher; }
+    c->rate_limit = a->rate_limit != -1 ? a->rate_limit : b->rate_limit;
     /* "MPPCharge off" below a priced tree also drops inherited tenant settings */
     if (a->charge_set && a->offers->nelts == 0) { c->price = NULL; c->recipient = NULL; }
     return c;
@@ -338,6 +343,10 @@ const command_rec mpp_cmds[] = {
                      "key [scope=per-call|per-article|per-session] [cookie=NAME]: accept JWT entitlements"),
     AP_INIT_RAW_ARGS("MPPGrant", mpp_set_grant, NULL, OR_AUTHCFG,
                      "session=SECONDS [key=NAME] [cookie=on]: hand out an entitlement after a payment"),
+    AP_INIT_RAW_ARGS("MPPCompat", mpp_set_compat, NULL, OR_AUTHCFG,
+                     "vlexivo [unlock=/v1/unlock] [publisher=ID]: also answer 402s with the Vlexivo challenge"),
+    AP_INIT_TAKE1("MPPRateLimit", mpp_set_rate_limit, NULL, OR_AUTHCFG,
+                  "challenges and unlocks per minute and client address (0: no limit)"),
     AP_INIT_RAW_ARGS("MPPCharge", set_charge, NULL, OR_AUTHCFG,
                      "offer names to charge here, or off"),
     AP_INIT_TAKE1("MPPPrice", set_price, NULL, OR_AUTHCFG,

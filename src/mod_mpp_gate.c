@@ -205,7 +205,7 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
 {
     request_rec *r = g->r;
     int status = mpp_problem_status(t);
-    const char *id = NULL;
+    const char *id = NULL, *body;
 
     if (with_challenges || status == HTTP_PAYMENT_REQUIRED) {
         if (!(id = add_challenges(g))) {
@@ -216,8 +216,19 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
         }
     }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    ap_custom_response(r, status, mpp_problem_json(r->pool, t, detail,
-                                                   t == MPP_P_PAYMENT_REQUIRED ? PAYMENT_HINT : NULL, id));
+    body = mpp_problem_json(r->pool, t, detail, t == MPP_P_PAYMENT_REQUIRED ? PAYMENT_HINT : NULL, id);
+    if (status == HTTP_PAYMENT_REQUIRED && g->offers && g->offers->nelts) {
+        /* Vlexivo clients read a "challenge" member (an RFC 9457 extension member) */
+        mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
+        const char *vch = d->vlexivo == 1 ? mpp_vlexivo_challenge(r, d, g->rid ? g->rid : r->uri,
+            APR_ARRAY_IDX(g->offers, 0, gate_offer_t).request,
+            d->grant_secs ? "per-session" : d->ent_scope ? d->ent_scope : "per-article") : NULL;
+        if (vch) {
+            body = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, body, strlen(body) - 1), ",\"challenge\":", vch, "}", NULL);
+            apr_table_setn(r->err_headers_out, "X-Vlexivo-Protocol", "vlexivo/1.0");
+        }
+    }
+    ap_custom_response(r, status, body);
     apr_table_setn(r->notes, NOTE_PROBLEM, "1");
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: %d %s: %s", status,
                   mpp_problem_slug(t), detail ? ap_escape_logitem(r->pool, detail) : "");
@@ -611,6 +622,10 @@ int mpp_gate_access(request_rec *r)
     auth = apr_table_get(r->headers_in, "Authorization");
     switch (auth ? mpp_credential_parse(r->pool, auth, &cred, &err) : MPP_CRED_NONE) {
     case MPP_CRED_NONE:
+        if (mpp_rate_limited(r, d)) {
+            apr_table_setn(r->err_headers_out, "Retry-After", "60");
+            return respond(&g, MPP_P_TOO_MANY, "too many challenges for this address; retry in a minute", 0);
+        }
         return respond(&g, MPP_P_PAYMENT_REQUIRED, "Payment is required.", 1);
     case MPP_CRED_MULTIPLE:
         return respond(&g, MPP_P_BAD_REQUEST, "send exactly one Authorization: Payment credential", 1);

@@ -21,6 +21,7 @@ static const struct { const char *slug, *title; int status; } P[MPP_P__COUNT] = 
     [MPP_P_BAD_GATEWAY] = { NULL, "Bad Gateway", 502 },
     [MPP_P_TOO_LARGE] = { NULL, "Content Too Large", 413 },
     [MPP_P_NOT_FOUND] = { NULL, "Not Found", 404 },
+    [MPP_P_TOO_MANY] = { NULL, "Too Many Requests", 429 },
     [MPP_P_INTERNAL] = { NULL, "Internal Server Error", 500 },
 };
 

@@ -20,6 +20,7 @@ typedef enum {
     MPP_P_BAD_GATEWAY,         /* about:blank, 502 */
     MPP_P_TOO_LARGE,           /* about:blank, 413 */
     MPP_P_NOT_FOUND,           /* about:blank, 404 */
+    MPP_P_TOO_MANY,            /* about:blank, 429 */
     MPP_P_INTERNAL,            /* about:blank, 500 */
     MPP_P__COUNT
 } mpp_problem_t;

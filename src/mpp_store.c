@@ -77,6 +77,14 @@ mpp_store_rc_t mpp_store_remove(mpp_store_t *st, const char *key)
     return st->provider->remove(st, id, key);
 }
 
+mpp_store_rc_t mpp_store_incr(mpp_store_t *st, const char *key, apr_time_t expires, apr_uint64_t *value)
+{
+    unsigned char id[32];
+    if (!key_ok(key) || !st->provider->incr) return MPP_STORE_ERROR;
+    mpp_store_key_id(key, id);
+    return st->provider->incr(st, id, expires, value);
+}
+
 mpp_store_rc_t mpp_store_status(mpp_store_t *st, mpp_store_status_t *out)
 {
     return st->provider->status(st, out);

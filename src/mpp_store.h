@@ -56,6 +56,8 @@ typedef struct mpp_store_provider_t {
                               const unsigned char counter[32], const void *rec, apr_size_t rlen,
                               apr_time_t expires);
     mpp_store_rc_t (*remove)(mpp_store_t *st, const unsigned char id[32], const char *key);
+    mpp_store_rc_t (*incr)(mpp_store_t *st, const unsigned char id[32], apr_time_t expires,
+                           apr_uint64_t *value);
     mpp_store_rc_t (*status)(mpp_store_t *st, mpp_store_status_t *out);
     mpp_store_rc_t (*iterate)(mpp_store_t *st, mpp_store_each_fn *fn, void *baton);
 } mpp_store_provider_t;
@@ -82,6 +84,8 @@ mpp_store_rc_t mpp_store_get(mpp_store_t *st, const char *key, void *val, apr_si
 mpp_store_rc_t mpp_store_advance(mpp_store_t *st, const char *key, const unsigned char counter[32],
                                  const void *rec, apr_size_t rlen, apr_time_t expires);
 mpp_store_rc_t mpp_store_remove(mpp_store_t *st, const char *key);
+/* A counter in memory only (rate limits): +1, created at 1 with expires. */
+mpp_store_rc_t mpp_store_incr(mpp_store_t *st, const char *key, apr_time_t expires, apr_uint64_t *value);
 mpp_store_rc_t mpp_store_status(mpp_store_t *st, mpp_store_status_t *out);
 mpp_store_rc_t mpp_store_iterate(mpp_store_t *st, mpp_store_each_fn *fn, void *baton);
 

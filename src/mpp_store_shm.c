@@ -392,6 +392,36 @@ static mpp_store_rc_t shm_remove(mpp_store_t *st, const unsigned char id[32], co
     return rc;
 }
 
+static mpp_store_rc_t shm_incr(mpp_store_t *st, const unsigned char id[32], apr_time_t expires,
+                               apr_uint64_t *value)
+{
+    shm_t *s = st->impl;
+    apr_time_t now = st->now();
+    apr_uint32_t idx;
+    apr_uint64_t v = 0;
+    mpp_store_rc_t rc = MPP_STORE_OK;
+    if (lock(s)) return MPP_STORE_ERROR;
+    if ((idx = find(s, id, now, NULL))) {
+        slot_t *sl = &s->slots[idx - 1];
+        if (sl->vlen == sizeof(v)) memcpy(&v, sl->val, sizeof(v));
+        v++;
+        memcpy(sl->val, &v, sizeof(v));
+        sl->vlen = sizeof(v);
+    }
+    else if ((idx = insert(s, id, now))) {
+        slot_t *sl = &s->slots[idx - 1];
+        v = 1;
+        sl->flags = F_USED;
+        memcpy(sl->val, &v, sizeof(v));
+        sl->vlen = sizeof(v);
+        sl->expires = expires;
+    }
+    else rc = MPP_STORE_FULL;
+    unlock(s);
+    *value = v;
+    return rc;
+}
+
 static mpp_store_rc_t shm_status(mpp_store_t *st, mpp_store_status_t *out)
 {
     shm_t *s = st->impl;
@@ -435,7 +465,8 @@ static mpp_store_rc_t shm_iterate(mpp_store_t *st, mpp_store_each_fn *fn, void *
 }
 
 const mpp_store_provider_t mpp_store_shm_provider = {
-    "shm", shm_add, shm_persist, shm_get, shm_advance, shm_remove, shm_status, shm_iterate,
+    .name = "shm", .add = shm_add, .persist = shm_persist, .get = shm_get, .advance = shm_advance,
+    .remove = shm_remove, .incr = shm_incr, .status = shm_status, .iterate = shm_iterate,
 };
 
 mpp_store_t *mpp_shm_store_attach(apr_pool_t *p, void *mem, apr_size_t bytes,
