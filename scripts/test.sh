@@ -29,9 +29,15 @@ grep -E '^# (pass|fail)' build/evm-selftest.log
 # Debian's python3 has Debian's pytest (another python3 may come first in PATH)
 PYTEST="/usr/bin/python3 -m pytest -q -p no:cacheprovider"
 
+# a private base directory per run (httpd's www-data must be able to enter it),
+# so no other pytest session's clean-up can touch the servers' files
+tmp=$(mktemp -d /tmp/mpp-tests.XXXXXX)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
 echo "== integration tests (real httpd) with the module built under ASan + UBSan"
 MPP_BUILDDIR="$MPP_ROOT/build-asan" MPP_HTTPD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
-    $PYTEST tests/integration
+    $PYTEST --basetemp="$tmp/asan" tests/integration
 
 echo "== integration tests (real httpd)"
-MPP_BUILDDIR="$MPP_ROOT/build" $PYTEST tests/integration
+MPP_BUILDDIR="$MPP_ROOT/build" $PYTEST --basetemp="$tmp/plain" tests/integration
