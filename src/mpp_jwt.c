@@ -328,7 +328,7 @@ json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const cha
         return NULL;
     }
     if (num_claim(claims, "exp", &exp, &has) || !has) { *err = "exp missing or not an integer"; return NULL; }
-    if (secs > exp + ks->leeway) { *err = "expired"; return NULL; }
+    if (secs - ks->leeway > exp) { *err = "expired"; return NULL; }   /* exp + leeway could overflow */
     if (num_claim(claims, "nbf", &nbf, &has)) { *err = "nbf is not an integer"; return NULL; }
     if (has && secs + ks->leeway < nbf) { *err = "not valid yet (nbf)"; return NULL; }
     if (num_claim(claims, "iat", &iat, &has)) { *err = "iat is not an integer"; return NULL; }
