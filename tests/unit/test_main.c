@@ -12,7 +12,7 @@ int main(void)
         suite_b64, suite_json, suite_challenge, suite_credential, suite_receipt,
         suite_problem, suite_time, suite_digest, suite_amount, suite_addr,
         suite_accept, suite_args, suite_model, suite_verify, suite_store, suite_journal,
-        suite_evm, suite_rpc,
+        suite_evm, suite_rpc, suite_jwt,
     };
     SRunner *sr;
     int failed;

@@ -23,5 +23,6 @@ Suite *suite_store(void);
 Suite *suite_journal(void);
 Suite *suite_evm(void);
 Suite *suite_rpc(void);
+Suite *suite_jwt(void);
 
 #endif
