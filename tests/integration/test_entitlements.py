@@ -476,6 +476,11 @@ def test_per_call_token_is_spent_once(srv):
                 "cookie mpp_entitlement", "already spent")
     refused(srv, "per-call without eid or jti", "/call/a.txt", header(mint(rid="/call/a.txt")), "header",
             "per-call token without eid")
+    # a far-future exp must not make the spent record expire at once
+    for exp in (10 ** 13, 2 ** 62, 2 ** 63 - 1):
+        tok = mint(rid="/call/a.txt", eid=secrets.token_hex(8), exp=exp)
+        passes(srv, "per-call exp=%d first use" % exp, "/call/a.txt", header(tok), "header")
+        refused(srv, "per-call exp=%d second use" % exp, "/call/a.txt", header(tok), "header", "already spent")
 
 
 # ------------------------------------------------------------------ MPPGrant
