@@ -19,6 +19,8 @@ static void mpp_register_hooks(apr_pool_t *p)
     /* what goes upstream: payment headers out, upstream credential and payer in */
     ap_hook_fixups(mpp_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_filter(mpp_insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
+    /* OPTIONS at a charged place is answered before any content handler */
+    ap_hook_handler(mpp_options_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* SetHandler mpp-unlock: Vlexivo unlocks */
     ap_hook_handler(mpp_unlock_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(mpp_insert_error_filters, NULL, NULL, APR_HOOK_MIDDLE);

@@ -103,6 +103,7 @@ int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int mpp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 int mpp_gate_access(request_rec *r);
+int mpp_options_handler(request_rec *r);
 void mpp_insert_filters(request_rec *r);
 void mpp_insert_error_filters(request_rec *r);
 void mpp_register_filters(void);

@@ -202,7 +202,9 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
     }
     crid = mpp_json_str(claims, "rid");
     if (strcmp(scope, "per-session") || prefix_rid) {
-        int ok = crid && (prefix_rid ? (!strncmp(rid, crid, strlen(crid))) : !strcmp(crid, rid));
+        /* a grant opens exactly the place it was bought for, never a nested
+         * or similarly named (dearer) one */
+        int ok = crid && !strcmp(crid, rid);
         if (!ok) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): rid is not this resource", ks->name);
             return 0;
@@ -214,7 +216,11 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
         eid = mpp_json_str(claims, "eid");
         if (!eid) eid = mpp_json_str(claims, "jti");
         json_object_object_get_ex(claims, "exp", &exp);
-        until = apr_time_from_sec(json_object_get_int64(exp) + ks->leeway + 5);
+        {
+            /* clamp: an absurd exp must not overflow into an already-expired record */
+            int64_t x = json_object_get_int64(exp), cap = (int64_t)apr_time_sec(apr_time_now()) + 10LL * 366 * 86400;
+            until = apr_time_from_sec((x < cap ? x : cap) + ks->leeway + 5);
+        }
         if (!eid || strlen(eid) > 128 || !st
             || mpp_store_add(st, apr_pstrcat(r->pool, "jwt:", ks->name, ":", eid, NULL), NULL, 0, until, 1)
                != MPP_STORE_OK) {
@@ -223,23 +229,32 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
             return 0;
         }
     }
-    apr_table_setn(r->notes, "mpp-payer", mpp_json_str(claims, "sub") ? apr_pstrndup(r->pool, mpp_json_str(claims, "sub"), 256) : "entitled");
+    {
+        const char *sub = mpp_json_str(claims, "sub");
+        for (const char *c = sub; c && *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) { sub = NULL; break; }   /* header-safe only */
+        apr_table_setn(r->notes, "mpp-payer", sub ? apr_pstrndup(r->pool, sub, 256) : "entitled");
+    }
     return 1;
 }
 
 int mpp_entitled(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid)
 {
-    const char *hdr = apr_table_get(r->headers_in, "X-Entitlement"), *tokens[2] = { NULL, NULL };
+    const char *hdr = apr_table_get(r->headers_in, "X-Entitlement"), *tokens[3] = { NULL, NULL, NULL };
     const mpp_jwt_keyset_t *ent = d->ent_key ? keyset(r, d->ent_key) : NULL;
     const mpp_jwt_keyset_t *grant = d->grant_secs ? keyset(r, d->grant_key) : NULL;
     if (!ent && !grant) return DECLINED;
     if (hdr && !strncasecmp(hdr, "Bearer ", 7)) tokens[0] = hdr + 7;
-    tokens[1] = cookie_value(r, d->ent_cookie ? d->ent_cookie : DEFAULT_COOKIE);
-    for (int i = 0; i < 2; i++) {
+    /* MPPEntitlement tokens: the header or the place's cookie; our grants:
+     * the header or the cookie our grants set */
+    tokens[1] = cookie_value(r, d->ent_cookie ? d->ent_cookie : DEFAULT_COOKIE);   /* entitlements */
+    tokens[2] = cookie_value(r, DEFAULT_COOKIE);                                      /* our grants */
+    for (int i = 0; i < 3; i++) {
         if (!tokens[i] || strlen(tokens[i]) > MPP_JWT_MAX) continue;
-        if (ent && accept_token(r, ent, d->ent_scope, tokens[i], realm, rid, 0)) return OK;
+        if (ent && i != 2 && accept_token(r, ent, d->ent_scope, tokens[i], realm, rid, 0)) return OK;
         /* our own grants cover the place they were bought for, until exp */
-        if (grant && accept_token(r, grant, "per-session", tokens[i], realm, d->where ? d->where : rid, 1)) return OK;
+        if (grant && i != 1 && accept_token(r, grant, "per-session", tokens[i], realm, d->where ? d->where : rid, 1))
+            return OK;
     }
     return DECLINED;
 }

@@ -340,9 +340,8 @@ static void note_grant(gate_t *g, request_rec *r)
 /* Who paid and how much, for the backend (MPP-Payer, MPP-Amount). */
 static void note_payer(request_rec *r, const mpp_payment_t *pay)
 {
+    /* only what the method verified: an unverified source could name anyone */
     const char *payer = pay->payer, *amount = mpp_json_str(pay->request, "amount");
-    if (!payer && pay->cred->source && json_object_is_type(pay->cred->source, json_type_string))
-        payer = json_object_get_string(pay->cred->source);
     for (const char *c = payer; c && *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f) { payer = NULL; break; }   /* header-safe only */
     apr_table_setn(r->notes, "mpp-payer", payer ? apr_pstrndup(r->pool, payer, 256) : "anonymous");
@@ -364,7 +363,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
         if (pay->pending && cl->submitted) {
             /* the chain will tell: keep every claim, let the client retry the same credential */
             apr_table_setn(r->err_headers_out, "Retry-After", "5");
-            return respond(g, t, pay->detail, 0);
+            return respond(g, MPP_P_UNAVAILABLE, pay->detail, 0);
         }
         /* nothing was paid, or nothing of ours is in flight: the challenge (and
          * the payment) may be answered again */
@@ -431,8 +430,9 @@ static apr_status_t deferred_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Settle now, from the output filter: a receipt only if it worked. */
-static void settle_deferred(request_rec *r, deferred_t *df)
+/* Settle now, from the output filter, before any byte of the answer leaves:
+ * MPP_OK (serve it, with the receipt) or the problem to answer instead. */
+static mpp_problem_t settle_deferred(request_rec *r, deferred_t *df)
 {
     mpp_payment_t *pay = &df->pay;
     unsigned char c[32], ref[32] = { 0 };
@@ -443,31 +443,54 @@ static void settle_deferred(request_rec *r, deferred_t *df)
     df->done = 1;
     if (r->status >= 400) {
         release(&df->cl, pay, "the upstream answered an error, nothing was settled");
-        return;
+        return MPP_OK;   /* the upstream's own error goes out, unpaid and without receipt */
     }
     t = df->m->settle ? df->m->settle(pay) : MPP_OK;
     if (t != MPP_OK) {
-        if (pay->pending && df->cl.submitted)
+        if (pay->pending && df->cl.submitted) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "mod_mpp: settlement of %s is pending: %s",
                           pay->challenge_id, pay->detail ? pay->detail : "");
-        else
-            release(&df->cl, pay, pay->detail ? pay->detail : "settlement failed");
-        return;
+            pay->detail = "the payment is not confirmed yet; retry the same credential later";
+            return MPP_P_UNAVAILABLE;
+        }
+        release(&df->cl, pay, pay->detail ? pay->detail : "settlement failed");
+        return t == MPP_P_UNAVAILABLE || t == MPP_P_BAD_GATEWAY ? t : MPP_P_VERIFICATION_FAILED;
     }
     if ((pay->identity && df->cl.identity_held && mpp_store_persist(df->cl.st, pay->identity) != MPP_STORE_OK)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
-        return;
+        pay->detail = "payments cannot be recorded right now; retry the same credential later";
+        return MPP_P_UNAVAILABLE;
     }
     if (pay->reference && strlen(pay->reference) == 66) mpp_hex_decode(pay->reference, ref, 32);
     state_counter(c, ST_PAID);
     if (mpp_store_advance(df->cl.st, df->cl.key, c, ref, 32, df->cl.expires + apr_time_from_sec(5)) != MPP_STORE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
-        return;
+        pay->detail = "payments cannot be recorded right now; retry the same credential later";
+        return MPP_P_UNAVAILABLE;
     }
     receipt = mpp_json_pool_own(r->pool, df->m->receipt ? df->m->receipt(pay) : mpp_receipt_default(pay, df->m->name));
     if ((hdr = mpp_receipt_format(r->pool, receipt, &err)))
         apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
     note_grant(&df->g, r);
+    return MPP_OK;
+}
+
+/* The upstream answered but the payment did not go through: its answer is
+ * swallowed and a problem goes out instead (headers are not sent yet). */
+static void replace_answer(request_rec *r, ap_filter_t *f, apr_bucket_brigade *bb, mpp_problem_t t,
+                           const char *detail)
+{
+    const char *body = mpp_problem_json(r->pool, t, detail, NULL, NULL);
+    apr_brigade_cleanup(bb);
+    apr_table_clear(r->headers_out);
+    r->status = mpp_problem_status(t);
+    r->status_line = NULL;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (t == MPP_P_UNAVAILABLE || t == MPP_P_BAD_GATEWAY) apr_table_setn(r->headers_out, "Retry-After", "5");
+    ap_set_content_type(r, "application/problem+json");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(body, strlen(body), f->c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
 }
 
 /* Run the method behind the offer once the echo is known good. The challenge
@@ -593,8 +616,13 @@ int mpp_gate_access(request_rec *r)
         g.rid = g.scope;
     }
     else {
-        if (!d->charge_set || !d->offers || d->offers->nelts == 0 || r->method_number == M_OPTIONS)
+        if (!d->charge_set || !d->offers || d->offers->nelts == 0)
             return DECLINED;
+        if (r->method_number == M_OPTIONS) {
+            /* free, but answered here: no handler (PHP, CGI, proxy) runs for it */
+            apr_table_setn(r->notes, "mpp-options", "1");
+            return DECLINED;
+        }
         /* HEAD is priced as GET: a credential for one serves the other */
         g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
         g.rid = r->uri;
@@ -678,8 +706,18 @@ static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     request_rec *r = f->r;
     const char *receipt;
     deferred_t *df = ap_get_module_config(r->request_config, &mpp_module);
-    if (df && !df->done)
-        settle_deferred(r, df);
+    if (f->ctx) {   /* the answer was replaced: nothing of the upstream's goes out */
+        apr_brigade_cleanup(bb);
+        return APR_SUCCESS;
+    }
+    if (df && !df->done) {
+        mpp_problem_t t = settle_deferred(r, df);
+        if (t != MPP_OK) {
+            replace_answer(r, f, bb, t, df->pay.detail);
+            f->ctx = r;   /* drop whatever else the upstream sends */
+            return ap_pass_brigade(f->next, bb);
+        }
+    }
     receipt = apr_table_get(r->notes, NOTE_RECEIPT);
     if (receipt && r->status >= 200 && r->status < 300) {
         const char *cc = apr_table_get(r->headers_out, "Cache-Control");
@@ -722,6 +760,16 @@ void mpp_insert_error_filters(request_rec *r)
 {
     if (apr_table_get(r->notes, NOTE_PROBLEM))
         ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
+}
+
+/* OPTIONS at a charged place: 204 with Allow, before any content handler. */
+int mpp_options_handler(request_rec *r)
+{
+    if (!apr_table_get(r->notes, "mpp-options") || r->method_number != M_OPTIONS)
+        return DECLINED;
+    apr_table_setn(r->headers_out, "Allow", "OPTIONS, GET, HEAD, POST");
+    r->status = HTTP_NO_CONTENT;
+    return OK;
 }
 
 void mpp_register_filters(void)

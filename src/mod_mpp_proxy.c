@@ -152,9 +152,16 @@ int mpp_fixups(request_rec *r)
     if (!d->service && !(d->charge_set && d->offers && d->offers->nelts))
         return DECLINED;
     while (m->prev) m = m->prev;   /* the original request carries the notes */
-    apr_table_unset(r->headers_in, "MPP-Payer");
-    apr_table_unset(r->headers_in, "MPP-Amount");
-    apr_table_unset(r->headers_in, "MPP-Reference");
+    {
+        /* every client-sent MPP-* header: only we speak for the payment */
+        const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+        const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+        apr_array_header_t *drop = apr_array_make(r->pool, 2, sizeof(const char *));
+        for (int i = 0; i < arr->nelts; i++)
+            if (e[i].key && !strncasecmp(e[i].key, "MPP-", 4)) APR_ARRAY_PUSH(drop, const char *) = e[i].key;
+        for (int i = 0; i < drop->nelts; i++) apr_table_unset(r->headers_in, APR_ARRAY_IDX(drop, i, const char *));
+    }
+    if (d->service) apr_table_unset(r->headers_in, "X-Entitlement");   /* a bearer token of ours */
     auth = apr_table_get(r->headers_in, "Authorization");
     if (auth && (!strncasecmp(auth, "Payment", 7) || ap_strcasestr(auth, "Payment ")))
         apr_table_unset(r->headers_in, "Authorization");

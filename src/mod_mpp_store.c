@@ -112,7 +112,11 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (prepare_dir(ptemp, s, dir))
         return HTTP_INTERNAL_SERVER_ERROR;
     /* two servers on one journal would each rewrite it under the other */
-    R->lockfd = open(apr_pstrcat(ptemp, dir, "/store.lock", NULL), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    R->lockfd = open(apr_pstrcat(ptemp, dir, "/store.lock", NULL), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (R->lockfd >= 0) {
+        struct stat lst;
+        if (fstat(R->lockfd, &lst) != 0 || !S_ISREG(lst.st_mode)) { close(R->lockfd); R->lockfd = -1; }
+    }
     if (R->lockfd < 0 || flock(R->lockfd, LOCK_EX | LOCK_NB) != 0) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, "MPPStore dir=%s is in use by another server "
                      "(each server needs its own state directory)", dir);
@@ -148,8 +152,7 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                      store ? err : "bad layout");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (geteuid() == 0 && chown(mpp_journal_path(R->journal), ap_unixd_config.user_id,
-                                ap_unixd_config.group_id) != 0) {
+    if (geteuid() == 0 && mpp_journal_chown(R->journal, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, errno, s, "mod_mpp: cannot give %s to the server user",
                      mpp_journal_path(R->journal));
         return HTTP_INTERNAL_SERVER_ERROR;

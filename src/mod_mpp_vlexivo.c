@@ -67,7 +67,10 @@ int mpp_rate_limited(request_rec *r, mpp_dir_cfg_t *d)
     mpp_store_t *st = mpp_the_store();
     apr_int64_t minute = apr_time_sec(r->request_time) / 60;
     apr_uint64_t n = 0;
+    mpp_store_status_t ss;
     if (d->rate_limit <= 0 || !st) return 0;
+    /* counters must never crowd out payments: past half the store, stop counting */
+    if (mpp_store_status(st, &ss) != MPP_STORE_OK || ss.used * 2 > ss.capacity) return 0;
     if (mpp_store_incr(st, apr_psprintf(r->pool, "rl:%s:%" APR_INT64_T_FMT, r->useragent_ip, minute),
                        apr_time_from_sec((minute + 2) * 60), &n) != MPP_STORE_OK)
         return 1;   /* cannot count: refuse rather than let a flood through */
@@ -214,7 +217,7 @@ int mpp_unlock_handler(request_rec *r)
     int no_currency, scope_session;
     long code;
     mpp_rpc_rc_t rc;
-    const char *nkey, *tkey, *tok, *scope_type;
+    const char *nkey, *tkey, *tok, *scope_type, *eff_amount, *eff_recipient;
     mpp_srv_cfg_t *c = ap_get_module_config(r->server->module_config, &mpp_module);
 
     if (!r->handler || strcmp(r->handler, "mpp-unlock")) return DECLINED;
@@ -253,14 +256,35 @@ int mpp_unlock_handler(request_rec *r)
     if (!(o = place_offer(r, rid, currency, &d, &no_currency)))
         return no_currency ? reply(r, 402, "NO_CURRENCY_MATCH", "the resource is not priced in that currency", NULL)
                            : reply(r, 404, "NONCE_NOT_FOUND", "the nonce's resource is not for sale here", NULL);
+    /* the terms the place advertises: the tenant's price and payee when set */
+    {
+        char *tamount = NULL;
+        const char *e2;
+        if (d->price && (e2 = mpp_offer_tenant_amount(r->pool, o, d->price, &tamount)))
+            return reply(r, 500, "VALIDATION_ERROR", "the resource's price is misconfigured", NULL);
+        eff_amount = tamount ? tamount : o->amount;
+        eff_recipient = d->recipient && o->tenant_recipient ? d->recipient : o->recipient;
+    }
+    /* who will sign, before anything is spent */
+    scope_session = d->grant_secs > 0;
+    ks = apr_hash_get(c->jwt_keys, scope_session ? (d->grant_key ? d->grant_key : "") : (d->ent_key ? d->ent_key : ""),
+                      APR_HASH_KEY_STRING);
+    if (!ks && scope_session && apr_hash_count(c->jwt_keys) == 1)
+        ks = apr_hash_this_val(apr_hash_first(r->pool, c->jwt_keys));
+    {
+        int can = 0;
+        for (int i = 0; ks && ks->keys && i < ks->keys->nelts; i++)
+            if (APR_ARRAY_IDX(ks->keys, i, mpp_jwt_key_t).can_sign) can = 1;
+        if (!can) return reply(r, 500, "VALIDATION_ERROR", "the resource has no key that can sign entitlements", NULL);
+    }
     tkey = apr_psprintf(r->pool, "evm:tx:%" APR_UINT64_T_FMT ":%s", o->asset->network->chain_id,
                         mpp_hex_encode(r->pool, hash, 32) + 2);
     if (mpp_store_get(st, tkey, NULL, NULL, NULL) == MPP_STORE_OK)
         return reply(r, 409, "NONCE_ALREADY_USED", "the transaction already unlocked something", NULL);
     /* the chain: a confirmed Transfer of the token to the recipient for the price */
     mpp_evm_address_parse(o->asset->address, token);
-    mpp_evm_address_parse(o->recipient, recipient);
-    mpp_u256_from_dec(o->amount, amount);
+    mpp_evm_address_parse(eff_recipient, recipient);
+    mpp_u256_from_dec(eff_amount, amount);
     res = json_object_new_array();
     json_object_array_add(res, json_object_new_string(txh));
     rc = mpp_rpc_call(r->pool, &o->asset->network->rpc, "eth_getTransactionReceipt", res, &rcpt, &code, &err);
@@ -282,7 +306,8 @@ int mpp_unlock_handler(request_rec *r)
                 unsigned char a[20], t0[32], t1[32], t2[32], val[32];
                 static const char topic[] = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
                 if (!addr || !data || mpp_evm_address_parse(addr, a) || memcmp(a, token, 20)) continue;
-                if (!json_object_object_get_ex(l, "topics", &tp) || json_object_array_length(tp) != 3) continue;
+                if (!json_object_object_get_ex(l, "topics", &tp) || !json_object_is_type(tp, json_type_array)
+                    || json_object_array_length(tp) != 3) continue;
                 if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(tp, 0)), t0, 32)
                     || strcasecmp(json_object_get_string(json_object_array_get_idx(tp, 0)), topic)
                     || mpp_hex_decode(json_object_get_string(json_object_array_get_idx(tp, 1)), t1, 32)
@@ -323,12 +348,6 @@ int mpp_unlock_handler(request_rec *r)
         return reply(r, 503, "BLOCKCHAIN_VERIFICATION_ERROR", "the payment store is unavailable", NULL);
     }
     /* the entitlement: the place's grant key (session), else its entitlement key */
-    scope_session = d->grant_secs > 0;
-    ks = apr_hash_get(c->jwt_keys, scope_session ? (d->grant_key ? d->grant_key : "") : (d->ent_key ? d->ent_key : ""),
-                      APR_HASH_KEY_STRING);
-    if (!ks && scope_session && apr_hash_count(c->jwt_keys) == 1)
-        ks = apr_hash_this_val(apr_hash_first(r->pool, c->jwt_keys));
-    if (!ks) return reply(r, 500, "VALIDATION_ERROR", "the resource has no key to sign entitlements", NULL);
     scope_type = scope_session ? "per-session" : (d->ent_scope ? d->ent_scope : "per-article");
     tok_exp = apr_time_now() + apr_time_from_sec(scope_session ? d->grant_secs : 3600);
     claims = mpp_json_pool_own(r->pool, json_object_new_object());
@@ -344,10 +363,14 @@ int mpp_unlock_handler(request_rec *r)
         json_object_object_add(claims, "eid", json_object_new_string(mpp_b64url_encode(r->pool, eid, sizeof(eid))));
         json_object_object_add(claims, "rid", json_object_new_string(scope_session && d->where ? d->where : rid));
         json_object_object_add(claims, "scp", json_object_new_string(scope_type));
-        json_object_object_add(claims, "amt", json_object_new_string(o->amount));
+        json_object_object_add(claims, "amt", json_object_new_string(eff_amount));
     }
-    if (!(tok = mpp_jwt_sign(r->pool, ks, claims, &err)))
+    if (!(tok = mpp_jwt_sign(r->pool, ks, claims, &err))) {
+        /* nothing was handed out: the nonce and the transaction stay usable */
+        mpp_store_remove(st, tkey);
+        mpp_store_remove(st, nkey);
         return reply(r, 500, "VALIDATION_ERROR", "the entitlement could not be signed", NULL);
+    }
     {
         json_object *ok = mpp_json_pool_own(r->pool, json_object_new_object());
         json_object_object_add(ok, "status", json_object_new_string("granted"));

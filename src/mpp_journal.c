@@ -106,12 +106,13 @@ static int write_all(int fd, const void *buf, apr_size_t n)
 static int open_append(mpp_journal_t *j, const char **err)
 {
     struct stat st;
-    int fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* never through a symlink: the directory belongs to the server user */
+    int fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         *err = apr_psprintf(j->p, "cannot open %s: %s", j->path, strerror(errno));
         return -1;
     }
-    if (fstat(fd, &st) != 0) { close(fd); *err = "cannot stat the journal"; return -1; }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); *err = "the journal is not a regular file"; return -1; }
     if (st.st_size == 0) {
         if (write_all(fd, MAGIC, 8) || fdatasync(fd)) {
             close(fd);
@@ -143,6 +144,11 @@ mpp_journal_t *mpp_journal_open(apr_pool_t *p, const char *dir, const char **err
 }
 
 const char *mpp_journal_path(mpp_journal_t *j) { return j->path; }
+
+int mpp_journal_chown(mpp_journal_t *j, long uid, long gid)
+{
+    return j->fd >= 0 && fchown(j->fd, (uid_t)uid, (gid_t)gid) == 0 ? 0 : -1;
+}
 
 apr_uint64_t mpp_journal_size(mpp_journal_t *j)
 {
@@ -182,7 +188,7 @@ int mpp_journal_append(mpp_journal_t *j, const mpp_jrec_t *r)
 int mpp_journal_read(apr_pool_t *p, const char *path, int (*cb)(void *baton, const mpp_jrec_t *r),
                      void *baton, mpp_jstat_t *st, const char **err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     unsigned char *buf;
     apr_size_t have = 0, pos = 0, cap = 1 << 20;
     apr_uint64_t base = 8;
@@ -256,7 +262,8 @@ mpp_jwriter_t *mpp_journal_rewrite_begin(apr_pool_t *p, mpp_journal_t *j, const 
     mpp_jwriter_t *w = apr_pcalloc(p, sizeof(*w));
     w->j = j;
     w->tmp = apr_pstrcat(p, j->path, ".new", NULL);
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    unlink(w->tmp);   /* a fresh file, never one someone placed there */
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->fd < 0) {
         *err = apr_psprintf(p, "cannot create %s: %s", w->tmp, strerror(errno));
         return NULL;
@@ -299,7 +306,12 @@ int mpp_journal_rewrite_commit(mpp_jwriter_t *w, apr_uint32_t new_gen, const cha
     /* the rename itself must survive a crash */
     dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
-    if (open_append(j, err)) return -1;
+    /* the new file is the journal now, whatever happens next: a process that
+     * cannot open it must fail its appends, never write to the old one */
     j->gen = new_gen;
+    if (open_append(j, err)) {
+        if (j->fd >= 0) close(j->fd);
+        j->fd = -1;
+    }
     return 0;
 }

@@ -53,5 +53,7 @@ int mpp_journal_rewrite_add(mpp_jwriter_t *w, const mpp_jrec_t *r);
 int mpp_journal_rewrite_commit(mpp_jwriter_t *w, apr_uint32_t new_gen, const char **err);
 
 const char *mpp_journal_path(mpp_journal_t *j);
+/* Give the open journal to the server user (fchown: no path, no symlink). */
+int mpp_journal_chown(mpp_journal_t *j, long uid, long gid);
 
 #endif

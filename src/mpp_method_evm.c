@@ -11,6 +11,7 @@
 #include "mpp_model.h"
 #include "mpp_rpc.h"
 #include "mpp_secp.h"
+#include "mpp_store.h"
 #include "mpp_time.h"
 #include "mpp_u256.h"
 
@@ -163,9 +164,10 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
                 return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad block number");
             if (h >= b && h - b + 1 >= (apr_uint64_t)t->net->confirmations) return MPP_OK;
         }
+        /* a hash the client says it broadcast is there or it is not: no waiting */
+        if (!r && not_found_is_failure)
+            return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction was not found on chain");
         if (apr_time_now() >= deadline) {
-            if (!r && not_found_is_failure)
-                return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction was not found on chain");
             pay->pending = 1;
             return fail(pay, MPP_P_UNAVAILABLE,
                         "the payment is not confirmed yet; retry the same credential later");
@@ -220,6 +222,10 @@ static mpp_problem_t verify_auth(mpp_payment_t *pay, const terms_t *t, auth_t *a
         return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization is not valid yet");
     if (memcmp(a->before, now, 32) <= 0)
         return fail(pay, MPP_P_PAYMENT_EXPIRED, "authorization has expired");
+    /* it must outlive our settlement, or the relayer pays gas for a revert */
+    mpp_u256_from_u64((apr_uint64_t)apr_time_sec(pay->now) + (apr_uint64_t)t->net->timeout + 5, now);
+    if (memcmp(a->before, now, 32) < 0)
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "authorization expires before it could be settled");
     if (!t->asset->eip712_name || !t->asset->eip712_version)
         return fail(pay, MPP_P_VERIFICATION_FAILED, "the asset has no EIP-712 name and version configured");
     mpp_eip712_domain(t->asset->eip712_name, t->asset->eip712_version, t->net->chain_id, t->token, dom);
@@ -308,7 +314,11 @@ static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const aut
     }
     if (pr == MPP_OK) {
         mpp_keccak256(raw, rawlen, hash);
-        if (pay->submitting(pay, hash))
+        /* our transaction's Transfer log must never pay for anything else
+         * (as a hash credential or an unlock): it is spent before it exists */
+        if (mpp_store_add(pay->env->store, apr_psprintf(pay->p, "evm:tx:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
+                                                        mpp_hex_encode(pay->p, hash, 32) + 2), NULL, 0, 0, 1) != MPP_STORE_OK
+            || pay->submitting(pay, hash))
             pr = fail(pay, MPP_P_UNAVAILABLE, "the settlement cannot be recorded; nothing was sent");
     }
     if (pr == MPP_OK) {
@@ -409,6 +419,10 @@ static mpp_problem_t evm_verify(mpp_payment_t *pay)
     if (!type_allowed(pay->offer, type))
         return fail(pay, MPP_P_VERIFICATION_FAILED,
                     apr_psprintf(pay->p, "credential type %.32s is not accepted here", type));
+    /* settling after the upstream answered needs a dry run first: only an
+     * authorization has one (a transaction or hash cannot be tried out) */
+    if (pay->simulate && strcmp(type, "authorization"))
+        return fail(pay, MPP_P_VERIFICATION_FAILED, "this route settles after serving: send an authorization");
     if (!strcmp(type, "authorization")) {
         auth_t a;
         unsigned char data[292], gas[32];
