@@ -594,7 +594,8 @@ int mpp_gate_access(request_rec *r)
     mpp_problem_t t;
     apr_array_header_t *names = d->offers;
 
-    if (already_paid(r))
+    /* already paid, or the unlock handler looking up the place it sells */
+    if (already_paid(r) || (r->main && r->main->handler && !strcmp(r->main->handler, "mpp-unlock")))
         return DECLINED;
     g.r = r;
     g.sc = ap_get_module_config(r->server->module_config, &mpp_module);

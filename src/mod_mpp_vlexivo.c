@@ -71,7 +71,9 @@ int mpp_rate_limited(request_rec *r, mpp_dir_cfg_t *d)
     if (d->rate_limit <= 0 || !st) return 0;
     /* counters must never crowd out payments: past half the store, stop counting */
     if (mpp_store_status(st, &ss) != MPP_STORE_OK || ss.used * 2 > ss.capacity) return 0;
-    if (mpp_store_incr(st, apr_psprintf(r->pool, "rl:%s:%" APR_INT64_T_FMT, r->useragent_ip, minute),
+    /* each place (or unlock endpoint) counts for itself */
+    if (mpp_store_incr(st, apr_psprintf(r->pool, "rl:%s:%s:%" APR_INT64_T_FMT, d->where ? d->where : "-",
+                                        r->useragent_ip, minute),
                        apr_time_from_sec((minute + 2) * 60), &n) != MPP_STORE_OK)
         return 1;   /* cannot count: refuse rather than let a flood through */
     return n > (apr_uint64_t)d->rate_limit;
@@ -221,7 +223,10 @@ int mpp_unlock_handler(request_rec *r)
     mpp_srv_cfg_t *c = ap_get_module_config(r->server->module_config, &mpp_module);
 
     if (!r->handler || strcmp(r->handler, "mpp-unlock")) return DECLINED;
-    if (r->method_number != M_POST) return reply(r, 405, "VALIDATION_ERROR", "use POST", NULL);
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->headers_out, "Allow", "POST");
+        return reply(r, 405, "VALIDATION_ERROR", "use POST", NULL);
+    }
     if (mpp_rate_limited(r, hd)) {
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return reply(r, 429, "RATE_LIMITED", "too many unlock requests from this address", NULL);
@@ -286,7 +291,8 @@ int mpp_unlock_handler(request_rec *r)
     mpp_evm_address_parse(eff_recipient, recipient);
     mpp_u256_from_dec(eff_amount, amount);
     res = json_object_new_array();
-    json_object_array_add(res, json_object_new_string(txh));
+    /* the canonical form, whatever case the client wrote */
+    json_object_array_add(res, json_object_new_string(mpp_hex_encode(r->pool, hash, 32)));
     rc = mpp_rpc_call(r->pool, &o->asset->network->rpc, "eth_getTransactionReceipt", res, &rcpt, &code, &err);
     if (rc != MPP_RPC_OK)
         return reply(r, 502, "BLOCKCHAIN_VERIFICATION_ERROR", "the chain node did not answer", NULL);
