@@ -1,25 +1,12 @@
 #include "mpp_addr.h"
+#include "mpp_u256.h"
 
 #include <string.h>
 
-static int hv(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int mpp_evm_address_parse(const char *s, unsigned char out[20])
 {
-    if (strlen(s) != 42 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-        return -1;
-    for (int i = 0; i < 20; i++) {
-        int a = hv(s[2 + 2 * i]), b = hv(s[3 + 2 * i]);
-        if (a < 0 || b < 0) return -1;
-        out[i] = (unsigned char)(a << 4 | b);
-    }
-    return 0;
+    /* 0x and exactly 40 hex digits; checksums carry nothing we trust */
+    return mpp_hex_decode(s, out, 20);
 }
 
 char *mpp_evm_address_format(apr_pool_t *p, const unsigned char a[20])
