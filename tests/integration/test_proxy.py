@@ -743,6 +743,19 @@ def test_mppx_pays_a_proxied_route(evm_srv, chain, up):
         up.reset("/chain/v1/paid")
 
 
+def test_settle_after_refuses_a_hash_credential_before_forwarding(evm_srv, chain, up):
+    """A hash cannot be dried-run: on a route that settles after serving, it
+    would buy the upstream's answer before anyone knew it pays."""
+    up.clear()
+    r = evm_srv.get("/chain/v1/after")
+    assert r.status == 402, r
+    c = r.challenge("evm")
+    r = evm_srv.pay("/chain/v1/after", c, {"type": "hash", "hash": "0x" + "ab" * 32})
+    assert r.status == 402, r
+    assert "authorization" in r.json["detail"], r.json
+    assert up.requests() == [], "the upstream was reached without a payment"
+
+
 def test_mppx_settle_after_upstream_error_moves_no_money(evm_srv, chain, up):
     up.answer("/chain/v1/after", 500, b"upstream broke\n")
     try:
