@@ -221,3 +221,28 @@ def test_a_vhost_may_redefine_a_name_of_the_main_server(build, tmp_path):
                    % OFFER_TEST.replace("price=1", "price=2"))
     rc, out, _ = run(build, tmp_path, body)
     assert rc == 0 and "Syntax OK" in out, out
+
+
+def _jwt_keys(d, n):
+    lines = []
+    for i in range(n):
+        p = d / ("jwt%d.key" % i)
+        p.write_bytes(b"s" * 48 + b"\n")
+        os.chmod(p, 0o600)
+        lines.append("MPPJWTKey k%d alg=HS256 file=%s" % (i, p))
+    return "\n".join(lines) + "\n"
+
+
+def test_entitlement_naming_an_unknown_key_is_refused(build, tmp_path):
+    body = BASE + _jwt_keys(tmp_path, 1) + location("MPPCharge t", "MPPEntitlement nosuch")
+    rc, out, _ = run(build, tmp_path, body)
+    refused(rc, out, "MPPEntitlement nosuch", "unknown key")
+
+
+def test_grant_without_key_among_several_keys_is_refused(build, tmp_path):
+    body = BASE + _jwt_keys(tmp_path, 2) + location("MPPCharge t", "MPPGrant session=60")
+    rc, out, _ = run(build, tmp_path, body)
+    refused(rc, out, "MPPGrant", "key=")
+    body = BASE + _jwt_keys(tmp_path, 2) + location("MPPCharge t", "MPPGrant session=60 key=k1")
+    rc, out, _ = run(build, tmp_path, body)
+    assert rc == 0 and "Syntax OK" in out, out
