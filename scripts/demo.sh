@@ -7,7 +7,9 @@
 #   scripts/demo.sh stop   stop the demo server
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-RUN="$MPP_ROOT/demo/run"
+# outside the clone: the server user must be able to read the site, and a
+# clone under /root is closed to it
+RUN="${MPP_DEMO_DIR:-/tmp/mod_mpp-demo}"
 CONF="$RUN/httpd.conf"
 HTTPD=$(command -v apache2 || echo /usr/sbin/apache2)
 
@@ -28,6 +30,8 @@ echo "== building mod_mpp"
 mpp_build "$MPP_ROOT/build"
 stop
 mkdir -p "$RUN"
+chmod 755 "$RUN"
+rm -rf "$RUN/htdocs" && cp -r "$MPP_ROOT/demo/htdocs" "$RUN/htdocs" && chmod -R a+rX "$RUN/htdocs"
 echo "== starting the local chain (anvil) with a USDC-like token"
 setsid node "$MPP_ROOT/tests/evm/chain.mjs" start --port 8545 --state-file "$RUN/chain.json" \
     --log "$RUN/anvil.log" > "$RUN/chain.out" 2>&1 < /dev/null &
@@ -40,7 +44,7 @@ chmod 600 "$RUN/challenge.key"
 # as root the server drops to www-data, like the packaged Apache
 user="#" group="#"
 if [ "$(id -u)" -eq 0 ] && id www-data >/dev/null 2>&1; then user="User www-data" group="Group www-data"; fi
-sed -e "s|@RUN@|$RUN|g" -e "s|@SITE@|$MPP_ROOT/demo/htdocs|g" -e "s|@USER@|$user|" -e "s|@GROUP@|$group|" \
+sed -e "s|@RUN@|$RUN|g" -e "s|@SITE@|$RUN/htdocs|g" -e "s|@USER@|$user|" -e "s|@GROUP@|$group|" \
     -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@MODULE@|$MPP_ROOT/build/.libs/mod_mpp.so|g" \
     "$MPP_ROOT/demo/httpd.conf.in" > "$CONF"
 "$HTTPD" -t -f "$CONF"
