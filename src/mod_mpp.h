@@ -142,6 +142,8 @@ const char *mpp_set_grant(cmd_parms *cmd, void *d, const char *args);
 /* OK when the request carries a valid entitlement for this place (rid is
  * the place's resource id), DECLINED to go on with payment. */
 int mpp_entitled(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid);
+/* The key set that signs grants: the one named, or the only one defined. */
+const mpp_jwt_keyset_t *mpp_grant_keyset(apr_pool_t *p, mpp_srv_cfg_t *c, const char *name);
 /* A grant token (or NULL) for a payment just accepted at this place. */
 const char *mpp_grant(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const char *rid,
                       const char *payer, const char *amount);

@@ -140,16 +140,16 @@ const char *mpp_set_grant(cmd_parms *cmd, void *dv, const char *args)
     return NULL;
 }
 
+const mpp_jwt_keyset_t *mpp_grant_keyset(apr_pool_t *p, mpp_srv_cfg_t *c, const char *name)
+{
+    if (name) return apr_hash_get(c->jwt_keys, name, APR_HASH_KEY_STRING);
+    /* without key=, the only key set there is */
+    return apr_hash_count(c->jwt_keys) == 1 ? apr_hash_this_val(apr_hash_first(p, c->jwt_keys)) : NULL;
+}
+
 static const mpp_jwt_keyset_t *keyset(request_rec *r, const char *name)
 {
-    mpp_srv_cfg_t *c = ap_get_module_config(r->server->module_config, &mpp_module);
-    if (name) return apr_hash_get(c->jwt_keys, name, APR_HASH_KEY_STRING);
-    /* without key=, the only key set that can sign */
-    if (apr_hash_count(c->jwt_keys) == 1) {
-        apr_hash_index_t *hi = apr_hash_first(r->pool, c->jwt_keys);
-        return apr_hash_this_val(hi);
-    }
-    return NULL;
+    return mpp_grant_keyset(r->pool, ap_get_module_config(r->server->module_config, &mpp_module), name);
 }
 
 static const char *cookie_value(request_rec *r, const char *name)

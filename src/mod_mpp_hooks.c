@@ -85,12 +85,8 @@ static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir
         ok = 0;
     }
     if (d->grant_secs) {
-        const mpp_jwt_keyset_t *ks = d->grant_key ? apr_hash_get(c->jwt_keys, d->grant_key, APR_HASH_KEY_STRING)
-            : apr_hash_count(c->jwt_keys) == 1 ? apr_hash_this_val(apr_hash_first(p, c->jwt_keys)) : NULL;
-        int can = 0;
-        for (int i = 0; ks && ks->keys && i < ks->keys->nelts; i++)
-            if (APR_ARRAY_IDX(ks->keys, i, mpp_jwt_key_t).can_sign) can = 1;
-        if (!can) {
+        const mpp_jwt_keyset_t *ks = mpp_grant_keyset(p, c, d->grant_key);
+        if (!mpp_jwt_can_sign(ks)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPGrant in %s: %s", where,
                          !ks ? (d->grant_key ? "unknown key= (define it with MPPJWTKey)"
                                              : "name the signing key with key= (there is not exactly one MPPJWTKey)")

@@ -15,6 +15,7 @@
 #include "mpp_args.h"
 #include "mpp_b64.h"
 #include "mpp_crypto.h"
+#include "mpp_evm.h"
 #include "mpp_json.h"
 #include "mpp_rpc.h"
 #include "mpp_store.h"
@@ -272,16 +273,10 @@ int mpp_unlock_handler(request_rec *r)
     }
     /* who will sign, before anything is spent */
     scope_session = d->grant_secs > 0;
-    ks = apr_hash_get(c->jwt_keys, scope_session ? (d->grant_key ? d->grant_key : "") : (d->ent_key ? d->ent_key : ""),
-                      APR_HASH_KEY_STRING);
-    if (!ks && scope_session && apr_hash_count(c->jwt_keys) == 1)
-        ks = apr_hash_this_val(apr_hash_first(r->pool, c->jwt_keys));
-    {
-        int can = 0;
-        for (int i = 0; ks && ks->keys && i < ks->keys->nelts; i++)
-            if (APR_ARRAY_IDX(ks->keys, i, mpp_jwt_key_t).can_sign) can = 1;
-        if (!can) return reply(r, 500, "VALIDATION_ERROR", "the resource has no key that can sign entitlements", NULL);
-    }
+    ks = scope_session ? mpp_grant_keyset(r->pool, c, d->grant_key)
+                       : d->ent_key ? apr_hash_get(c->jwt_keys, d->ent_key, APR_HASH_KEY_STRING) : NULL;
+    if (!mpp_jwt_can_sign(ks))
+        return reply(r, 500, "VALIDATION_ERROR", "the resource has no key that can sign entitlements", NULL);
     tkey = apr_psprintf(r->pool, "evm:tx:%" APR_UINT64_T_FMT ":%s", o->asset->network->chain_id,
                         mpp_hex_encode(r->pool, hash, 32) + 2);
     if (mpp_store_get(st, tkey, NULL, NULL, NULL) == MPP_STORE_OK)
@@ -300,34 +295,13 @@ int mpp_unlock_handler(request_rec *r)
     if (!mpp_json_str(rcpt, "status") || strcmp(mpp_json_str(rcpt, "status"), "0x1"))
         return reply(r, 402, "TX_FAILED", "the transaction reverted", NULL);
     {
-        json_object *logs;
-        int to_recipient = 0, enough = 0;
+        mpp_evm_transfer_t paid = mpp_evm_receipt_transfer(rcpt, token, recipient, buyer ? buyer_b : NULL, amount);
         unsigned char bn[32], head[32];
         apr_uint64_t b, h;
         json_object *bno = NULL;
-        if (json_object_object_get_ex(rcpt, "logs", &logs) && json_object_is_type(logs, json_type_array)) {
-            for (size_t i = 0; i < json_object_array_length(logs); i++) {
-                json_object *l = json_object_array_get_idx(logs, i), *tp;
-                const char *addr = mpp_json_str(l, "address"), *data = mpp_json_str(l, "data");
-                unsigned char a[20], t0[32], t1[32], t2[32], val[32];
-                static const char topic[] = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-                if (!addr || !data || mpp_evm_address_parse(addr, a) || memcmp(a, token, 20)) continue;
-                if (!json_object_object_get_ex(l, "topics", &tp) || !json_object_is_type(tp, json_type_array)
-                    || json_object_array_length(tp) != 3) continue;
-                if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(tp, 0)), t0, 32)
-                    || strcasecmp(json_object_get_string(json_object_array_get_idx(tp, 0)), topic)
-                    || mpp_hex_decode(json_object_get_string(json_object_array_get_idx(tp, 1)), t1, 32)
-                    || mpp_hex_decode(json_object_get_string(json_object_array_get_idx(tp, 2)), t2, 32)
-                    || mpp_hex_decode(data, val, 32))
-                    continue;
-                if (buyer && memcmp(t1 + 12, buyer_b, 20)) continue;
-                if (memcmp(t2 + 12, recipient, 20)) continue;
-                to_recipient = 1;
-                if (memcmp(val, amount, 32) >= 0) enough = 1;
-            }
-        }
-        if (!to_recipient) return reply(r, 402, "WRONG_RECIPIENT", "no transfer of the token to the recipient", NULL);
-        if (!enough) return reply(r, 402, "UNDERPAYMENT", "the transfer is below the price", NULL);
+        if (paid == MPP_EVM_NO_TRANSFER)
+            return reply(r, 402, "WRONG_RECIPIENT", "no transfer of the token to the recipient", NULL);
+        if (paid == MPP_EVM_TRANSFER_BELOW) return reply(r, 402, "UNDERPAYMENT", "the transfer is below the price", NULL);
         if (o->asset->network->confirmations > 1) {
             if (mpp_u256_from_quantity(mpp_json_str(rcpt, "blockNumber") ? mpp_json_str(rcpt, "blockNumber") : "", bn)
                 || mpp_u256_to_u64(bn, &b)

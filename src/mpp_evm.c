@@ -1,4 +1,5 @@
 #include "mpp_evm.h"
+#include "mpp_addr.h"
 #include "mpp_keccak.h"
 #include "mpp_rlp.h"
 #include "mpp_secp.h"
@@ -209,4 +210,45 @@ void mpp_eip3009_call_data(const unsigned char from[20], const unsigned char to[
     out[227] = (unsigned char)v;
     memcpy(out + 228, r, 32);
     memcpy(out + 260, s, 32);
+}
+
+static const unsigned char TRANSFER_TOPIC[32] = {   /* Transfer(address,address,uint256) */
+    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68, 0xfc, 0x37, 0x8d, 0xaa,
+    0x95, 0x2b, 0xa7, 0xf1, 0x63, 0xc4, 0xa1, 0x16, 0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef,
+};
+
+/* One 32-byte hex member of a JSON array (never trusting the node's types). */
+static int word_at(json_object *arr, size_t i, unsigned char out[32])
+{
+    json_object *v = json_object_array_get_idx(arr, i);
+    return v && json_object_is_type(v, json_type_string) ? mpp_hex_decode(json_object_get_string(v), out, 32) : -1;
+}
+
+mpp_evm_transfer_t mpp_evm_receipt_transfer(json_object *receipt, const unsigned char token[20],
+                                            const unsigned char recipient[20], const unsigned char *from,
+                                            const unsigned char amount[32])
+{
+    mpp_evm_transfer_t best = MPP_EVM_NO_TRANSFER;
+    json_object *logs, *l, *topics, *v;
+    if (!json_object_object_get_ex(receipt, "logs", &logs) || !json_object_is_type(logs, json_type_array))
+        return best;
+    for (size_t i = 0; i < json_object_array_length(logs); i++) {
+        unsigned char a[20], t0[32], t1[32], t2[32], val[32];
+        l = json_object_array_get_idx(logs, i);
+        if (!l || !json_object_object_get_ex(l, "address", &v) || !json_object_is_type(v, json_type_string)
+            || mpp_evm_address_parse(json_object_get_string(v), a) || memcmp(a, token, 20))
+            continue;
+        if (!json_object_object_get_ex(l, "topics", &topics) || !json_object_is_type(topics, json_type_array)
+            || json_object_array_length(topics) != 3 || word_at(topics, 0, t0) || memcmp(t0, TRANSFER_TOPIC, 32)
+            || word_at(topics, 1, t1) || word_at(topics, 2, t2))
+            continue;
+        if (!json_object_object_get_ex(l, "data", &v) || !json_object_is_type(v, json_type_string)
+            || mpp_hex_decode(json_object_get_string(v), val, 32))
+            continue;
+        if (memcmp(t2 + 12, recipient, 20) || (from && memcmp(t1 + 12, from, 20)))
+            continue;
+        if (memcmp(val, amount, 32) >= 0) return MPP_EVM_TRANSFER_PAID;
+        best = MPP_EVM_TRANSFER_BELOW;
+    }
+    return best;
 }

@@ -5,6 +5,7 @@
 #define MPP_EVM_H
 
 #include <apr_pools.h>
+#include <json-c/json.h>
 
 /* keccak256(utf8(id) || utf8(realm)): what an authorization's nonce must be. */
 void mpp_evm_challenge_hash(const char *id, const char *realm, unsigned char out[32]);
@@ -36,6 +37,14 @@ int mpp_evm_tx_decode(const unsigned char *raw, apr_size_t len, mpp_evm_tx_t *tx
 /* Encode and sign an EIP-1559 transaction (empty access list) with key. */
 int mpp_evm_tx_sign(apr_pool_t *p, const mpp_evm_tx_t *tx, const unsigned char key[32],
                     unsigned char **raw, apr_size_t *len);
+
+/* What a transaction receipt's logs pay: an ERC-20 Transfer of token to
+ * recipient (from `from` when given) of at least amount, only a smaller
+ * one, or none. */
+typedef enum { MPP_EVM_NO_TRANSFER = 0, MPP_EVM_TRANSFER_BELOW, MPP_EVM_TRANSFER_PAID } mpp_evm_transfer_t;
+mpp_evm_transfer_t mpp_evm_receipt_transfer(json_object *receipt, const unsigned char token[20],
+                                            const unsigned char recipient[20], const unsigned char *from,
+                                            const unsigned char amount[32]);
 
 /* transfer(address,uint256) call data (68 bytes) and its check. */
 void mpp_erc20_transfer_data(const unsigned char to[20], const unsigned char amount[32],

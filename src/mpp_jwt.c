@@ -341,6 +341,13 @@ json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const cha
     return claims;
 }
 
+int mpp_jwt_can_sign(const mpp_jwt_keyset_t *ks)
+{
+    for (int i = 0; ks && ks->keys && i < ks->keys->nelts; i++)
+        if (APR_ARRAY_IDX(ks->keys, i, mpp_jwt_key_t).can_sign) return 1;
+    return 0;
+}
+
 char *mpp_jwt_sign(apr_pool_t *p, const mpp_jwt_keyset_t *ks, json_object *claims, const char **err)
 {
     const mpp_jwt_key_t *key = NULL;

@@ -50,6 +50,9 @@ const char *mpp_jwt_load_jwks(apr_pool_t *p, mpp_jwt_keyset_t *ks, const char *t
 json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
                             apr_time_t now, const char **err);
 
+/* 1 when the set holds a key that can sign (an HMAC secret or a private key). */
+int mpp_jwt_can_sign(const mpp_jwt_keyset_t *ks);
+
 /* Sign claims with the set's first signing key (kid in the header when set). */
 char *mpp_jwt_sign(apr_pool_t *p, const mpp_jwt_keyset_t *ks, json_object *claims, const char **err);
 

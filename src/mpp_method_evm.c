@@ -19,10 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const unsigned char TRANSFER_TOPIC[32] = {
-    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68, 0xfc, 0x37, 0x8d, 0xaa,
-    0x95, 0x2b, 0xa7, 0xf1, 0x63, 0xc4, 0xa1, 0x16, 0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef,
-};
 
 #define POLL_USEC 100000   /* receipt polling interval */
 
@@ -105,35 +101,6 @@ static int quantity(json_object *o, const char *key, unsigned char out[32])
     return s ? mpp_u256_from_quantity(s, out) : -1;
 }
 
-/* Is a Transfer(from?, to, >= amount) of the token in the receipt's logs? */
-static int transfer_logged(json_object *receipt, const terms_t *t, const unsigned char *from)
-{
-    json_object *logs;
-    if (!json_object_object_get_ex(receipt, "logs", &logs) || !json_object_is_type(logs, json_type_array))
-        return 0;
-    for (size_t i = 0; i < json_object_array_length(logs); i++) {
-        json_object *l = json_object_array_get_idx(logs, i), *topics;
-        const char *addr = mpp_json_str(l, "address"), *data = mpp_json_str(l, "data");
-        unsigned char a[20], w[32], val[32];
-        if (!addr || !data || mpp_evm_address_parse(addr, a) || memcmp(a, t->token, 20)) continue;
-        if (!json_object_object_get_ex(l, "topics", &topics) || !json_object_is_type(topics, json_type_array)
-            || json_object_array_length(topics) != 3)
-            continue;
-        if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 0)), w, 32)
-            || memcmp(w, TRANSFER_TOPIC, 32))
-            continue;
-        if (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 2)), w, 32)
-            || memcmp(w + 12, t->recipient, 20))
-            continue;
-        if (from && (mpp_hex_decode(json_object_get_string(json_object_array_get_idx(topics, 1)), w, 32)
-                     || memcmp(w + 12, from, 20)))
-            continue;
-        if (mpp_hex_decode(data, val, 32) || memcmp(val, t->amount, 32) < 0) continue;
-        return 1;
-    }
-    return 0;
-}
-
 /* Wait (bounded by the network's timeout) for a receipt with enough
  * confirmations, then check it. MPP_OK, a failure, or pending. */
 static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const unsigned char hash[32],
@@ -152,7 +119,7 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
             apr_uint64_t b, h;
             if (!st || strcmp(st, "0x1"))
                 return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction reverted on chain");
-            if (!transfer_logged(r, t, from))
+            if (mpp_evm_receipt_transfer(r, t->token, t->recipient, from, t->amount) != MPP_EVM_TRANSFER_PAID)
                 return fail(pay, MPP_P_VERIFICATION_FAILED,
                             "the transaction has no transfer of the token to the recipient for the amount");
             if (quantity(r, "blockNumber", block) || mpp_u256_to_u64(block, &b))

@@ -1319,6 +1319,56 @@ START_TEST(evm_eip3009_call_data_layout)
 }
 END_TEST
 
+/* A receipt log as a chain node writes it: token, Transfer(from, to, value). */
+static const char *transfer_log(const char *token, const char *from, const char *to, unsigned value)
+{
+    return apr_psprintf(tp, "{\"address\":\"%s\",\"topics\":[\"0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef\","
+                        "\"0x000000000000000000000000%s\",\"0x000000000000000000000000%s\"],"
+                        "\"data\":\"0x%064x\"}", token, from, to, value);
+}
+
+static mpp_evm_transfer_t classify(const char *logs, const char *from_hex, unsigned amount)
+{
+    const char *err, *doc = apr_psprintf(tp, "{\"logs\":[%s]}", logs);
+    json_object *r = mpp_json_parse(tp, doc, strlen(doc), 65536, 8, &err);
+    unsigned char token[20], rcpt[20], from[20], amt[32];
+    ck_assert_ptr_nonnull(r);
+    mpp_hex_decode("0x5fbdb2315678afecb367f032d93f642f64180aa3", token, 20);
+    mpp_hex_decode("0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc", rcpt, 20);
+    if (from_hex) mpp_hex_decode(from_hex, from, 20);
+    mpp_u256_from_u64(amount, amt);
+    return mpp_evm_receipt_transfer(r, token, rcpt, from_hex ? from : NULL, amt);
+}
+
+START_TEST(receipt_transfer_classification)
+{
+    const char *T = "0x5FbDB2315678afecb367f032d93F642f64180aa3", *P = "15d34aaf54267db7d7c367839aaf71a00a2c6a65",
+               *R = "3c44cdddb6a900fa2b585dd299e03d12fa4293bc", *X = "70997970c51812dc3a010c7d01b50e0d17dc79c8";
+    ck_assert_int_eq(classify(transfer_log(T, P, R, 10000), NULL, 10000), MPP_EVM_TRANSFER_PAID);
+    ck_assert_int_eq(classify(transfer_log(T, P, R, 10001), NULL, 10000), MPP_EVM_TRANSFER_PAID);
+    ck_assert_int_eq(classify(transfer_log(T, P, R, 9999), NULL, 10000), MPP_EVM_TRANSFER_BELOW);
+    ck_assert_int_eq(classify(transfer_log(T, P, X, 10000), NULL, 10000), MPP_EVM_NO_TRANSFER);
+    ck_assert_int_eq(classify(transfer_log("0x" "1111111111111111111111111111111111111111", P, R, 10000), NULL, 10000),
+                     MPP_EVM_NO_TRANSFER);
+    /* the payer named must be the sender */
+    ck_assert_int_eq(classify(transfer_log(T, P, R, 10000), "0x70997970c51812dc3a010c7d01b50e0d17dc79c8", 10000),
+                     MPP_EVM_NO_TRANSFER);
+    ck_assert_int_eq(classify(transfer_log(T, P, R, 10000), "0x15d34aaf54267db7d7c367839aaf71a00a2c6a65", 10000),
+                     MPP_EVM_TRANSFER_PAID);
+    /* a smaller transfer first, then the paying one */
+    ck_assert_int_eq(classify(apr_pstrcat(tp, transfer_log(T, P, R, 1), ",", transfer_log(T, P, R, 10000), NULL),
+                              NULL, 10000), MPP_EVM_TRANSFER_PAID);
+    /* a lying node: nulls, numbers and short arrays where hex strings belong */
+    ck_assert_int_eq(classify(apr_psprintf(tp, "{\"address\":\"%s\",\"topics\":[null,null,null],\"data\":\"0x01\"}", T),
+                              NULL, 1), MPP_EVM_NO_TRANSFER);
+    ck_assert_int_eq(classify(apr_psprintf(tp, "{\"address\":\"%s\",\"topics\":[1,2,3],\"data\":null}", T), NULL, 1),
+                     MPP_EVM_NO_TRANSFER);
+    ck_assert_int_eq(classify(apr_psprintf(tp, "{\"address\":null,\"topics\":\"x\",\"data\":1}"), NULL, 1),
+                     MPP_EVM_NO_TRANSFER);
+    ck_assert_int_eq(classify("null, 3, \"x\"", NULL, 1), MPP_EVM_NO_TRANSFER);
+}
+END_TEST
+
 Suite *suite_evm(void)
 {
     Suite *s = suite_create("evm");
@@ -1327,6 +1377,10 @@ Suite *suite_evm(void)
     tcase_add_test(tc, keccak_rate_boundaries);
     tcase_add_test(tc, keccak_incremental);
     tcase_add_test(tc, keccak_type_and_selector_constants);
+    suite_add_tcase(s, tc);
+
+    tc = tcase("receipt");
+    tcase_add_test(tc, receipt_transfer_classification);
     suite_add_tcase(s, tc);
 
     tc = tcase("secp");
