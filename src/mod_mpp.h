@@ -158,6 +158,19 @@ int mpp_unlock_handler(request_rec *r);
 /* Over this place's MPPRateLimit? (counts the request) */
 int mpp_rate_limited(request_rec *r, mpp_dir_cfg_t *d);
 
+/* browsers: the HTML paywall page sent with a 402 when the client prefers
+ * text/html (every MPP header is still there) */
+typedef struct {
+    const mpp_offer_t *offer;     /* network, asset, description */
+    const char *amount;           /* base units charged here (tenant price applied) */
+    const char *recipient;        /* who is paid here */
+} mpp_paywall_offer_t;
+/* Does the client prefer text/html over JSON (Accept)? */
+int mpp_paywall_wanted(request_rec *r);
+/* The page (UTF-8 HTML, every value escaped) for these offers. */
+const char *mpp_paywall_html(request_rec *r, const char *realm, const mpp_paywall_offer_t *offers,
+                             int n, const char *detail);
+
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */
 int mpp_body_digest(request_rec *r, unsigned char sha256[32], int *has_body);

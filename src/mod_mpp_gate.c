@@ -6,6 +6,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mod_core.h"
 #include "util_filter.h"
 
 #include <apr_strings.h>
@@ -25,6 +26,7 @@ APLOG_USE_MODULE(mpp);
 #define NOTE_PROBLEM "mpp-problem"     /* our problem body is the error page */
 #define NOTE_RECEIPT "mpp-receipt"     /* Payment-Receipt for a 2xx answer */
 #define NOTE_PAID    "mpp-paid"        /* this transaction is paid for */
+#define NOTE_PAYWALL "mpp-paywall"     /* the error page is the HTML paywall */
 #define ERROR_FILTER "MPP_PROBLEM"
 #define RECEIPT_FILTER "MPP_RECEIPT"
 
@@ -200,6 +202,22 @@ static const char *add_challenges(gate_t *g)
     return first;
 }
 
+/* The HTML paywall for the offers of this place. */
+static const char *paywall(gate_t *g, const char *detail)
+{
+    request_rec *r = g->r;
+    mpp_paywall_offer_t *po = apr_pcalloc(r->pool, sizeof(*po) * (apr_size_t)g->offers->nelts);
+    const char *err;
+    for (int i = 0; i < g->offers->nelts; i++) {
+        gate_offer_t *go = &APR_ARRAY_IDX(g->offers, i, gate_offer_t);
+        json_object *req = mpp_json_from_b64url(r->pool, go->request, 65536, 8, &err);
+        po[i].offer = go->offer;
+        po[i].amount = req ? mpp_json_str(req, "amount") : go->offer->amount;
+        po[i].recipient = req ? mpp_json_str(req, "recipient") : go->offer->recipient;
+    }
+    return mpp_paywall_html(r, g->realm, po, g->offers->nelts, detail);
+}
+
 /* An error answer with an RFC 9457 body; challenges when asked (402 always). */
 static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_challenges)
 {
@@ -227,6 +245,13 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
             body = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, body, strlen(body) - 1), ",\"challenge\":", vch, "}", NULL);
             apr_table_setn(r->err_headers_out, "X-Vlexivo-Protocol", "vlexivo/1.0");
         }
+    }
+    if (status == HTTP_PAYMENT_REQUIRED && g->offers && mpp_paywall_wanted(r)) {
+        /* a browser: the readable page, unless the admin has an ErrorDocument 402 */
+        if (ap_response_code_string(r, ap_index_of_response(HTTP_PAYMENT_REQUIRED)))
+            return status;
+        body = paywall(g, detail);
+        apr_table_setn(r->notes, NOTE_PAYWALL, "1");
     }
     ap_custom_response(r, status, body);
     apr_table_setn(r->notes, NOTE_PROBLEM, "1");
@@ -695,7 +720,9 @@ int mpp_gate_access(request_rec *r)
 static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
-    if (apr_table_get(r->notes, NOTE_PROBLEM) || (r->prev && apr_table_get(r->prev->notes, NOTE_PROBLEM)))
+    if (apr_table_get(r->notes, NOTE_PAYWALL))
+        ap_set_content_type(r, "text/html; charset=utf-8");
+    else if (apr_table_get(r->notes, NOTE_PROBLEM) || (r->prev && apr_table_get(r->prev->notes, NOTE_PROBLEM)))
         ap_set_content_type(r, "application/problem+json");
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
