@@ -18,6 +18,10 @@ static void mpp_register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(mpp_discovery_handler, NULL, NULL, APR_HOOK_FIRST);
     /* what goes upstream: payment headers out, upstream credential and payer in */
     ap_hook_fixups(mpp_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Require payment: the payment is taken once every Require said yes */
+    ap_hook_fixups(mpp_gate_fixups, NULL, NULL, APR_HOOK_FIRST);
+    mpp_authz_register(p);
+    mpp_stats_register();
     ap_hook_insert_filter(mpp_insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
     /* OPTIONS at a charged place is answered before any content handler */
     ap_hook_handler(mpp_options_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);

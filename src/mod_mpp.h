@@ -68,6 +68,7 @@ typedef struct {
     const char *unlock_url;       /* where the unlock handler lives */
     const char *publisher;
     int rate_limit;               /* MPPRateLimit per minute and client; -1 unset, 0 off */
+    int shadow;                   /* MPPMode shadow: 1, enforce: 0, -1 unset */
 } mpp_dir_cfg_t;
 
 /* store settings (global); used by the shared store */
@@ -103,6 +104,13 @@ int mpp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int mpp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 int mpp_gate_access(request_rec *r);
+/* Require payment <offer...>: OK when this request carries an entitlement or
+ * a credential that passes the cheap checks (the payment itself is taken in
+ * mpp_gate_fixups, once every Require said yes), else the status the gate
+ * prepared (402 with challenges, or another problem). */
+int mpp_gate_require(request_rec *r, apr_array_header_t *offers);
+int mpp_gate_fixups(request_rec *r);
+void mpp_authz_register(apr_pool_t *p);
 int mpp_options_handler(request_rec *r);
 void mpp_insert_filters(request_rec *r);
 void mpp_insert_error_filters(request_rec *r);
@@ -170,6 +178,22 @@ int mpp_paywall_wanted(request_rec *r);
 /* The page (UTF-8 HTML, every value escaped) for these offers. */
 const char *mpp_paywall_html(request_rec *r, const char *realm, const mpp_paywall_offer_t *offers,
                              int n, const char *detail);
+
+/* Error-log message numbers: stable, unique, greppable (MPP01234). */
+#define MPPLOGNO(n) "MPP" #n ": "
+
+/* What the gate did with a request: LogFormat environment variables
+ * (MPP_STATUS, MPP_METHOD, ...) and the counters mod_status shows. */
+typedef enum {
+    MPP_OUT_FREE, MPP_OUT_PAID, MPP_OUT_ENTITLED, MPP_OUT_CHALLENGED, MPP_OUT_REJECTED, MPP_OUT__COUNT
+} mpp_outcome_t;
+/* problem: the problem type answered (rejected, challenged), else ignored;
+ * offer: the offer paid or named by the credential, or NULL. */
+void mpp_outcome(request_rec *r, mpp_outcome_t o, int problem, const mpp_offer_t *offer);
+/* settlements under way in this server (all processes) */
+void mpp_stats_settling(int delta);
+int mpp_stats_post_config(apr_pool_t *pconf, server_rec *s);
+void mpp_stats_register(void);
 
 /* request body: SHA-256 of a body of at most MPP_MAX_BODY bytes, kept and
  * replayed to the handler. Returns OK (has_body 0 or 1) or an HTTP status. */

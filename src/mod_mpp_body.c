@@ -13,7 +13,7 @@ APLOG_USE_MODULE(mpp);
 
 #define REPLAY_FILTER "MPP_BODY_REPLAY"
 
-typedef struct { apr_bucket_brigade *kept; } replay_ctx_t;
+typedef struct { apr_bucket_brigade *kept; unsigned char sha256[32]; } replay_ctx_t;
 
 static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                                   apr_read_type_e block, apr_off_t readbytes)
@@ -68,6 +68,13 @@ int mpp_body_digest(request_rec *r, unsigned char sha256[32], int *has_body)
     replay_ctx_t *ctx;
 
     *has_body = 0;
+    /* once per request: Require payment checks before the payment is taken */
+    apr_pool_userdata_get((void **)&ctx, REPLAY_FILTER, r->pool);
+    if (ctx) {
+        memcpy(sha256, ctx->sha256, 32);
+        *has_body = 1;
+        return OK;
+    }
     if (!request_has_body(r))
         return OK;
     {
@@ -115,6 +122,8 @@ int mpp_body_digest(request_rec *r, unsigned char sha256[32], int *has_body)
         return status;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
     ctx->kept = kept;
+    memcpy(ctx->sha256, sha256, 32);
+    apr_pool_userdata_setn(ctx, REPLAY_FILTER, NULL, r->pool);
     ap_add_input_filter(REPLAY_FILTER, ctx, r, r->connection);
     *has_body = 1;
     return OK;

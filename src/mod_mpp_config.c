@@ -50,6 +50,7 @@ void *mpp_create_dir_cfg(apr_pool_t *p, char *dir)
     c->grant_cookie = -1;
     c->vlexivo = -1;
     c->rate_limit = -1;
+    c->shadow = -1;
     return c;
 }
 
@@ -79,6 +80,7 @@ void *mpp_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     if (a->vlexivo != -1) { c->vlexivo = a->vlexivo; c->unlock_url = a->unlock_url; c->publisher = a->publisher; }
     else { c->vlexivo = b->vlexivo; c->unlock_url = b->unlock_url; c->publisher = b->publisher; }
     c->rate_limit = a->rate_limit != -1 ? a->rate_limit : b->rate_limit;
+    c->shadow = a->shadow != -1 ? a->shadow : b->shadow;
     /* "MPPCharge off" below a priced tree also drops inherited tenant settings */
     if (a->charge_set && a->offers->nelts == 0) { c->price = NULL; c->recipient = NULL; }
     return c;
@@ -309,6 +311,16 @@ static const char *set_plain(cmd_parms *cmd, void *d, int on)
     return NULL;
 }
 
+static const char *set_mode(cmd_parms *cmd, void *dv, const char *v)
+{
+    mpp_dir_cfg_t *d = dv;
+    if (!strcasecmp(v, "enforce")) d->shadow = 0;
+    else if (!strcasecmp(v, "shadow")) d->shadow = 1;
+    else return "MPPMode: enforce or shadow";
+    (void)cmd;
+    return NULL;
+}
+
 const command_rec mpp_cmds[] = {
     AP_INIT_TAKE1("MPPRealm", set_realm, NULL, RSRC_CONF,
                   "protection space of challenges (default: ServerName)"),
@@ -343,9 +355,11 @@ const command_rec mpp_cmds[] = {
                      "key [scope=per-call|per-article|per-session] [cookie=NAME]: accept JWT entitlements"),
     AP_INIT_RAW_ARGS("MPPGrant", mpp_set_grant, NULL, OR_AUTHCFG,
                      "session=SECONDS [key=NAME] [cookie=on]: hand out an entitlement after a payment"),
-    AP_INIT_RAW_ARGS("MPPCompat", mpp_set_compat, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("MPPMode", set_mode, NULL, RSRC_CONF | ACCESS_CONF,
+                  "enforce (default) or shadow: challenges computed, logged and sent, the request served"),
+    AP_INIT_RAW_ARGS("MPPCompat", mpp_set_compat, NULL, RSRC_CONF | ACCESS_CONF,
                      "vlexivo [unlock=/v1/unlock] [publisher=ID]: also answer 402s with the Vlexivo challenge"),
-    AP_INIT_TAKE1("MPPRateLimit", mpp_set_rate_limit, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("MPPRateLimit", mpp_set_rate_limit, NULL, RSRC_CONF | ACCESS_CONF,
                   "challenges and unlocks per minute and client address (0: no limit)"),
     AP_INIT_RAW_ARGS("MPPCharge", set_charge, NULL, OR_AUTHCFG,
                      "offer names to charge here, or off"),

@@ -185,19 +185,19 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
     json_object *claims = mpp_jwt_verify(r->pool, ks, token, apr_time_now(), &err);
     json_object *exp;
     if (!claims) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): %s", ks->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00800) "entitlement refused (%s): %s", ks->name, err);
         return 0;
     }
     if (!ks->aud && !strcmp(scope, "per-session")) {
         json_object *a;
         if (!json_object_object_get_ex(claims, "aud", &a) || !json_object_is_type(a, json_type_string)
             || strcmp(json_object_get_string(a), realm)) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): aud is not the realm", ks->name);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00801) "entitlement refused (%s): aud is not the realm", ks->name);
             return 0;
         }
     }
     if (!scope_allows(claims, scope)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): scp does not allow %s", ks->name, scope);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00802) "entitlement refused (%s): scp does not allow %s", ks->name, scope);
         return 0;
     }
     crid = mpp_json_str(claims, "rid");
@@ -206,7 +206,7 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
          * or similarly named (dearer) one */
         int ok = crid && !strcmp(crid, rid);
         if (!ok) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): rid is not this resource", ks->name);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00803) "entitlement refused (%s): rid is not this resource", ks->name);
             return 0;
         }
     }
@@ -224,7 +224,7 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
         if (!eid || strlen(eid) > 128 || !st
             || mpp_store_add(st, apr_pstrcat(r->pool, "jwt:", ks->name, ":", eid, NULL), NULL, 0, until, 1)
                != MPP_STORE_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: entitlement refused (%s): per-call token "
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00804) "entitlement refused (%s): per-call token "
                           "without eid, already spent, or the store is unavailable", ks->name);
             return 0;
         }
@@ -279,7 +279,7 @@ const char *mpp_grant(request_rec *r, mpp_dir_cfg_t *d, const char *realm, const
     json_object_object_add(c, "scp", json_object_new_string("per-session"));
     if (amount) json_object_object_add(c, "amt", json_object_new_string(amount));
     if (!(tok = mpp_jwt_sign(r->pool, ks, c, &err))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: MPPGrant cannot sign with key %s: %s", ks->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(00805) "MPPGrant cannot sign with key %s: %s", ks->name, err);
         return NULL;
     }
     return tok;

@@ -27,6 +27,7 @@ APLOG_USE_MODULE(mpp);
 #define NOTE_RECEIPT "mpp-receipt"     /* Payment-Receipt for a 2xx answer */
 #define NOTE_PAID    "mpp-paid"        /* this transaction is paid for */
 #define NOTE_PAYWALL "mpp-paywall"     /* the error page is the HTML paywall */
+#define NOTE_REQUIRE_DENIED "mpp-require-denied"   /* status to answer instead of authz's 401/403 */
 #define ERROR_FILTER "MPP_PROBLEM"
 #define RECEIPT_FILTER "MPP_RECEIPT"
 
@@ -49,6 +50,9 @@ typedef struct {
     unsigned char body_sha[32];
     int settle_after;             /* settle once the upstream answered below 400 */
     const char *rid;              /* resource id of entitlements for this place */
+    int check_only;               /* Require payment: check the credential, take nothing */
+    const char *body;             /* the problem (or paywall) body respond() made */
+    const mpp_offer_t *offer;     /* the offer the credential names */
 } gate_t;
 
 static int is_loopback(const char *ip)
@@ -68,23 +72,23 @@ static int resolve_offers(gate_t *g, mpp_dir_cfg_t *d, apr_array_header_t *names
         char *amount = NULL;
         gate_offer_t *go;
         if (!o || !o->asset) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPCharge %s (%s): unknown offer", name,
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01200) "MPPCharge %s (%s): unknown offer", name,
                           d->where ? d->where : r->uri);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (d->price && (e = mpp_offer_tenant_amount(r->pool, o, d->price, &amount))) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPPrice %s (%s): %s", d->price,
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01202) "MPPPrice %s (%s): %s", d->price,
                           d->where ? d->where : r->uri, e);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (d->recipient) {
             if (!o->tenant_recipient) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPRecipient (%s): offer '%s' does not "
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01203) "MPPRecipient (%s): offer '%s' does not "
                               "allow a tenant recipient", d->where ? d->where : r->uri, o->name);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             if ((e = mpp_offer_check_address(r->pool, o, d->recipient))) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MPPRecipient (%s): %s",
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01204) "MPPRecipient (%s): %s",
                               d->where ? d->where : r->uri, e);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
@@ -188,7 +192,7 @@ static const char *add_challenges(gate_t *g)
         if (!c.opaque) return NULL;
         c.id = mpp_challenge_compute_id(r->pool, keys->key, keys->keylen, &c);
         if (!(hdr = mpp_challenge_format(r->pool, &c, &err))) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: cannot format a challenge: %s", err);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01205) "cannot format a challenge: %s", err);
             return NULL;
         }
         apr_table_addn(r->err_headers_out, "WWW-Authenticate", hdr);
@@ -246,6 +250,9 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
             apr_table_setn(r->err_headers_out, "X-Vlexivo-Protocol", "vlexivo/1.0");
         }
     }
+    mpp_outcome(r, t == MPP_P_PAYMENT_REQUIRED ? MPP_OUT_CHALLENGED : MPP_OUT_REJECTED, t, g->offer);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(01201) "%d %s: %s", status,
+                  mpp_problem_slug(t), detail ? ap_escape_logitem(r->pool, detail) : "");
     if (status == HTTP_PAYMENT_REQUIRED && g->offers && mpp_paywall_wanted(r)) {
         /* a browser: the readable page, unless the admin has an ErrorDocument 402 */
         if (ap_response_code_string(r, ap_index_of_response(HTTP_PAYMENT_REQUIRED)))
@@ -253,10 +260,9 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
         body = paywall(g, detail);
         apr_table_setn(r->notes, NOTE_PAYWALL, "1");
     }
+    g->body = body;
     ap_custom_response(r, status, body);
     apr_table_setn(r->notes, NOTE_PROBLEM, "1");
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: %d %s: %s", status,
-                  mpp_problem_slug(t), detail ? ap_escape_logitem(r->pool, detail) : "");
     return status;
 }
 
@@ -281,13 +287,13 @@ static int store_trouble(gate_t *g, mpp_store_rc_t rc)
     if (rc == MPP_STORE_FULL) {
         if (r->request_time - last_full_log > apr_time_from_sec(60)) {
             last_full_log = r->request_time;
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: the payment store is full (%lu bytes): "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01206) "the payment store is full (%lu bytes): "
                           "payments are refused until entries expire; raise MPPStore size=",
                           (unsigned long)mpp_store_cfg.size);
         }
         return unavailable(g, "the payment store is full; retry later", 30);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: payment store error (%s): refusing payments",
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01207) "payment store error (%s): refusing payments",
                   mpp_store_rc_name(rc));
     return unavailable(g, "payments cannot be recorded right now; retry later", 5);
 }
@@ -393,7 +399,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
         /* nothing was paid, or nothing of ours is in flight: the challenge (and
          * the payment) may be answered again */
         if (pay->identity && cl->identity_held) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "mod_mpp: payment %s released: %s",
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MPPLOGNO(01208) "payment %s released: %s",
                           pay->identity, pay->detail ? ap_escape_logitem(r->pool, pay->detail) : "refused");
             mpp_store_remove(cl->st, pay->identity);
         }
@@ -414,7 +420,7 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
     receipt = m->receipt ? m->receipt(pay) : mpp_receipt_default(pay, m->name);
     mpp_json_pool_own(r->pool, receipt);
     if (!(hdr = mpp_receipt_format(r->pool, receipt, &err))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: method %s wrote a bad receipt: %s", m->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01209) "method %s wrote a bad receipt: %s", m->name, err);
         return respond(g, MPP_P_INTERNAL, "the payment was accepted but no receipt could be written", 0);
     }
     apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
@@ -422,7 +428,19 @@ static int finish(gate_t *g, claim_t *cl, const mpp_method_t *m, mpp_payment_t *
     if (pay->reference) apr_table_setn(r->notes, "mpp-reference", pay->reference);
     note_payer(r, pay);
     note_grant(g, r);
+    mpp_outcome(r, MPP_OUT_PAID, 0, pay->offer);
     return OK;
+}
+
+/* A settlement, counted while it runs (mod_status shows the queue). */
+static mpp_problem_t settle_counted(const mpp_method_t *m, mpp_payment_t *pay)
+{
+    mpp_problem_t t;
+    if (!m->settle) return MPP_OK;
+    mpp_stats_settling(1);
+    t = m->settle(pay);
+    mpp_stats_settling(-1);
+    return t;
 }
 
 /* ---- settle after the upstream answered (MPPSettle after) ---- */
@@ -440,7 +458,7 @@ static void release(claim_t *cl, mpp_payment_t *pay, const char *why)
 {
     if (pay->identity && cl->identity_held) mpp_store_remove(cl->st, pay->identity);
     mpp_store_remove(cl->st, cl->key);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cl->g->r, "mod_mpp: challenge %s released: %s",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cl->g->r, MPPLOGNO(01210) "challenge %s released: %s",
                   pay->challenge_id, why);
 }
 
@@ -470,10 +488,10 @@ static mpp_problem_t settle_deferred(request_rec *r, deferred_t *df)
         release(&df->cl, pay, "the upstream answered an error, nothing was settled");
         return MPP_OK;   /* the upstream's own error goes out, unpaid and without receipt */
     }
-    t = df->m->settle ? df->m->settle(pay) : MPP_OK;
+    t = settle_counted(df->m, pay);
     if (t != MPP_OK) {
         if (pay->pending && df->cl.submitted) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "mod_mpp: settlement of %s is pending: %s",
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MPPLOGNO(01211) "settlement of %s is pending: %s",
                           pay->challenge_id, pay->detail ? pay->detail : "");
             pay->detail = "the payment is not confirmed yet; retry the same credential later";
             return MPP_P_UNAVAILABLE;
@@ -482,14 +500,14 @@ static mpp_problem_t settle_deferred(request_rec *r, deferred_t *df)
         return t == MPP_P_UNAVAILABLE || t == MPP_P_BAD_GATEWAY ? t : MPP_P_VERIFICATION_FAILED;
     }
     if ((pay->identity && df->cl.identity_held && mpp_store_persist(df->cl.st, pay->identity) != MPP_STORE_OK)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01212) "settled %s but cannot record it", pay->challenge_id);
         pay->detail = "payments cannot be recorded right now; retry the same credential later";
         return MPP_P_UNAVAILABLE;
     }
     if (pay->reference && strlen(pay->reference) == 66) mpp_hex_decode(pay->reference, ref, 32);
     state_counter(c, ST_PAID);
     if (mpp_store_advance(df->cl.st, df->cl.key, c, ref, 32, df->cl.expires + apr_time_from_sec(5)) != MPP_STORE_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "mod_mpp: settled %s but cannot record it", pay->challenge_id);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01213) "settled %s but cannot record it", pay->challenge_id);
         pay->detail = "payments cannot be recorded right now; retry the same credential later";
         return MPP_P_UNAVAILABLE;
     }
@@ -497,6 +515,7 @@ static mpp_problem_t settle_deferred(request_rec *r, deferred_t *df)
     if ((hdr = mpp_receipt_format(r->pool, receipt, &err)))
         apr_table_setn(r->notes, NOTE_RECEIPT, hdr);
     note_grant(&df->g, r);
+    mpp_outcome(r, MPP_OUT_PAID, 0, pay->offer);
     return MPP_OK;
 }
 
@@ -506,6 +525,7 @@ static void replace_answer(request_rec *r, ap_filter_t *f, apr_bucket_brigade *b
                            const char *detail)
 {
     const char *body = mpp_problem_json(r->pool, t, detail, NULL, NULL);
+    mpp_outcome(r, MPP_OUT_REJECTED, t, NULL);
     apr_brigade_cleanup(bb);
     apr_table_clear(r->headers_out);
     r->status = mpp_problem_status(t);
@@ -604,37 +624,160 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, 
         apr_table_setn(r->notes, NOTE_PAID, "1");
         return OK;
     }
-    t = m->settle ? m->settle(&pay) : MPP_OK;
+    t = settle_counted(m, &pay);
     return finish(g, &cl, m, &pay, t);
+}
+
+/* The payment this place needs with these offers: OK (paid, entitled, or,
+ * when g->check_only, a credential good enough to try), or the answer
+ * respond() prepared. */
+static int decide(gate_t *g, mpp_dir_cfg_t *d, apr_array_header_t *names)
+{
+    request_rec *r = g->r;
+    const char *auth, *err, *detail;
+    mpp_credential_t cred;
+    mpp_cred_status_t crc;
+    mpp_expect_t *exps;
+    int st, idx;
+    mpp_problem_t t;
+
+    if ((st = resolve_offers(g, d, names)) != OK)
+        return st;
+
+    if (strcmp(ap_http_scheme(r), "https") && g->sc->allow_plain_http != 1
+        && !is_loopback(r->useragent_ip))
+        return respond(g, MPP_P_FORBIDDEN, "payments require HTTPS; this request arrived over plain HTTP", 0);
+
+    /* a valid entitlement is as good as a payment here */
+    if ((d->ent_key || d->grant_secs) && mpp_entitled(r, d, g->realm, g->rid) == OK) {
+        apr_table_setn(r->notes, NOTE_PAID, "1");
+        apr_table_setn(r->notes, "mpp-entitled", "1");
+        mpp_outcome(r, MPP_OUT_ENTITLED, 0, NULL);
+        return OK;
+    }
+
+    if ((st = mpp_body_digest(r, g->body_sha, &g->has_body)) != OK) {
+        if (st == HTTP_REQUEST_ENTITY_TOO_LARGE)
+            return respond(g, MPP_P_TOO_LARGE, "request body too large to be bound to a payment", 0);
+        return st;
+    }
+
+    /* Payment-Authorization leaves Authorization to a login (Require payment);
+     * a Payment credential in Authorization comes first */
+    auth = apr_table_get(r->headers_in, "Authorization");
+    crc = auth ? mpp_credential_parse(r->pool, auth, &cred, &err) : MPP_CRED_NONE;
+    if (crc == MPP_CRED_NONE && (auth = apr_table_get(r->headers_in, "Payment-Authorization")))
+        crc = mpp_credential_parse(r->pool, auth, &cred, &err);
+    switch (crc) {
+    case MPP_CRED_NONE:
+        if (mpp_rate_limited(r, d)) {
+            apr_table_setn(r->err_headers_out, "Retry-After", "60");
+            return respond(g, MPP_P_TOO_MANY, "too many challenges for this address; retry in a minute", 0);
+        }
+        return respond(g, MPP_P_PAYMENT_REQUIRED, "Payment is required.", 1);
+    case MPP_CRED_MULTIPLE:
+        return respond(g, MPP_P_BAD_REQUEST, "send exactly one Authorization: Payment credential", 1);
+    case MPP_CRED_MALFORMED:
+        return respond(g, MPP_P_MALFORMED_CREDENTIAL, err, 1);
+    case MPP_CRED_OK:
+        break;
+    }
+
+    exps = apr_pcalloc(r->pool, sizeof(*exps) * (apr_size_t)g->offers->nelts);
+    for (int i = 0; i < g->offers->nelts; i++) {
+        gate_offer_t *go = &APR_ARRAY_IDX(g->offers, i, gate_offer_t);
+        exps[i].realm = g->realm;
+        exps[i].method = offer_method(go);
+        exps[i].intent = go->offer->intent;
+        exps[i].request = go->request;
+        exps[i].scope = g->scope;
+        exps[i].body_sha256 = g->has_body ? g->body_sha : NULL;
+    }
+    idx = mpp_verify_pick(r->pool, &cred.challenge, exps, g->offers->nelts);
+    if (idx < 0)
+        return respond(g, MPP_P_METHOD_UNSUPPORTED,
+                       apr_psprintf(r->pool, "this resource does not accept %s/%s payments",
+                                    cred.challenge.method, cred.challenge.intent), 1);
+    g->offer = APR_ARRAY_IDX(g->offers, idx, gate_offer_t).offer;
+    t = mpp_verify_echo(r->pool, mpp_server_keys(r->server), &cred.challenge, &exps[idx],
+                        apr_time_now(), &detail);
+    if (g->check_only && (t == MPP_OK || t == MPP_P_PAYMENT_EXPIRED))
+        return OK;
+    /* an expired challenge may still have a settlement in flight to collect */
+    if (t == MPP_P_PAYMENT_EXPIRED)
+        return pay(g, &APR_ARRAY_IDX(g->offers, idx, gate_offer_t), &cred, 1);
+    if (t != MPP_OK)
+        return respond(g, t, detail, 1);
+    return pay(g, &APR_ARRAY_IDX(g->offers, idx, gate_offer_t), &cred, 0);
+}
+
+static void gate_init(gate_t *g, request_rec *r)
+{
+    g->r = r;
+    g->sc = ap_get_module_config(r->server->module_config, &mpp_module);
+    g->realm = g->sc->realm ? g->sc->realm : r->server->server_hostname;
+    if (!g->realm) g->realm = "MPP Payment";
+}
+
+/* Move the headers the gate put on an answer (challenges, Cache-Control,
+ * Retry-After) out of err_headers_out, into a table of their own. */
+static apr_table_t *take_gate_headers(request_rec *r)
+{
+    const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+    apr_table_t *keep = apr_table_make(r->pool, h->nelts), *taken = apr_table_make(r->pool, 4);
+    for (int i = 0; i < h->nelts; i++) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
+        if (!e->key) continue;
+        if ((!strcasecmp(e->key, "WWW-Authenticate") && !strncasecmp(e->val, "Payment", 7))
+            || !strcasecmp(e->key, "PAYMENT-REQUIRED") || !strcasecmp(e->key, "X-Vlexivo-Protocol")
+            || !strcasecmp(e->key, "Retry-After") || !strcasecmp(e->key, "Cache-Control"))
+            apr_table_addn(taken, e->key, e->val);
+        else
+            apr_table_addn(keep, e->key, e->val);
+    }
+    r->err_headers_out = keep;
+    return taken;
+}
+
+/* MPPMode shadow: the answer the gate would have sent is logged, its
+ * challenges stay on the answer, and the request is served. */
+static int shadowed(gate_t *g, mpp_dir_cfg_t *d, int st)
+{
+    request_rec *r = g->r;
+    if (st == OK || st == DECLINED || d->shadow != 1)
+        return st;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MPPLOGNO(01301) "shadow mode: would answer %d (%s) for %s",
+                  st, apr_table_get(r->subprocess_env, "MPP_PROBLEM") ? apr_table_get(r->subprocess_env, "MPP_PROBLEM") : "-",
+                  ap_escape_logitem(r->pool, r->uri));
+    apr_table_unset(r->notes, NOTE_PROBLEM);
+    apr_table_unset(r->notes, NOTE_PAYWALL);
+    apr_table_unset(r->err_headers_out, "Cache-Control");
+    apr_table_unset(r->err_headers_out, "Retry-After");
+    apr_table_setn(r->subprocess_env, "MPP_MODE", "shadow");
+    return OK;
 }
 
 int mpp_gate_access(request_rec *r)
 {
     mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
     gate_t g = { 0 };
-    const char *auth, *err, *detail;
-    mpp_credential_t cred;
-    mpp_expect_t *exps;
-    int st, idx;
-    mpp_problem_t t;
     apr_array_header_t *names = d->offers;
 
     /* already paid, or the unlock handler looking up the place it sells */
     if (already_paid(r) || (r->main && r->main->handler && !strcmp(r->main->handler, "mpp-unlock")))
         return DECLINED;
-    g.r = r;
-    g.sc = ap_get_module_config(r->server->module_config, &mpp_module);
-    g.realm = g.sc->realm ? g.sc->realm : r->server->server_hostname;
-    if (!g.realm) g.realm = "MPP Payment";
+    gate_init(&g, r);
     if (d->service) {
         /* a proxied service: its routes decide, and nothing else is forwarded */
         const mpp_route_t *route;
         const char *why;
-        st = mpp_service_route(r, d, &route, &why);
+        int st = mpp_service_route(r, d, &route, &why);
         if (st != OK || !route)
             return respond(&g, MPP_P_NOT_FOUND, apr_pstrcat(r->pool, "not forwarded: ", why, NULL), 0);
-        if (route->free)
+        if (route->free) {
+            mpp_outcome(r, MPP_OUT_FREE, 0, NULL);
             return DECLINED;
+        }
         names = route->offers;
         g.scope = apr_pstrcat(r->pool, d->service, " ", route->pat.method ? route->pat.method : "*",
                               " ", route->pat.pattern, NULL);
@@ -642,76 +785,110 @@ int mpp_gate_access(request_rec *r)
         g.rid = g.scope;
     }
     else {
-        if (!d->charge_set || !d->offers || d->offers->nelts == 0)
+        if (!d->charge_set || !d->offers || d->offers->nelts == 0) {
+            if (!r->main) mpp_outcome(r, MPP_OUT_FREE, 0, NULL);
             return DECLINED;
+        }
         if (r->method_number == M_OPTIONS) {
             /* free, but answered here: no handler (PHP, CGI, proxy) runs for it */
             apr_table_setn(r->notes, "mpp-options", "1");
+            mpp_outcome(r, MPP_OUT_FREE, 0, NULL);
             return DECLINED;
         }
         /* HEAD is priced as GET: a credential for one serves the other */
         g.scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
         g.rid = r->uri;
     }
-    if ((st = resolve_offers(&g, d, names)) != OK)
+    return shadowed(&g, d, decide(&g, d, names));
+}
+
+/* ---- Require payment ---- */
+
+#define REQUIRE_OFFERS "mpp-require-offers"        /* pool userdata: offers of a provisional grant */
+#define REQUIRE_HEADERS "mpp-require-headers"      /* pool userdata: the refused Require's challenges */
+
+static int require_place(gate_t *g, request_rec *r, mpp_dir_cfg_t *d)
+{
+    gate_init(g, r);
+    if (d->service) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(01302) "Require payment (%s): not for an "
+                      "MPPService location; its MPPRoute lines set the prices", d->where ? d->where : r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    g->scope = apr_pstrcat(r->pool, r->header_only ? "GET" : r->method, " ", r->uri, NULL);
+    g->rid = r->uri;
+    return OK;
+}
+
+int mpp_gate_require(request_rec *r, apr_array_header_t *offers)
+{
+    mpp_dir_cfg_t *d = ap_get_module_config(r->per_dir_config, &mpp_module);
+    gate_t g = { 0 };
+    int st;
+
+    if (already_paid(r) || r->method_number == M_OPTIONS)
+        return OK;
+    if ((st = require_place(&g, r, d)) != OK)
         return st;
-
-    if (strcmp(ap_http_scheme(r), "https") && g.sc->allow_plain_http != 1
-        && !is_loopback(r->useragent_ip))
-        return respond(&g, MPP_P_FORBIDDEN, "payments require HTTPS; this request arrived over plain HTTP", 0);
-
-    /* a valid entitlement is as good as a payment here */
-    if ((d->ent_key || d->grant_secs) && mpp_entitled(r, d, g.realm, g.rid) == OK) {
-        apr_table_setn(r->notes, NOTE_PAID, "1");
-        apr_table_setn(r->notes, "mpp-entitled", "1");
+    g.check_only = 1;
+    st = decide(&g, d, offers);
+    if (st == OK) {
+        if (!apr_table_get(r->notes, NOTE_PAID))   /* a credential: paid for in fixups */
+            apr_pool_userdata_setn(offers, REQUIRE_OFFERS, NULL, r->pool);
+        apr_table_unset(r->notes, NOTE_REQUIRE_DENIED);
+        apr_pool_userdata_setn(NULL, REQUIRE_HEADERS, NULL, r->pool);
         return OK;
     }
-
-    if ((st = mpp_body_digest(r, g.body_sha, &g.has_body)) != OK) {
-        if (st == HTTP_REQUEST_ENTITY_TOO_LARGE)
-            return respond(&g, MPP_P_TOO_LARGE, "request body too large to be bound to a payment", 0);
+    if (shadowed(&g, d, st) == OK)
+        return OK;
+    /* authz may still grant by another Require: the answer is kept aside
+     * for when it does not (mpp_insert_error_filters) */
+    apr_table_unset(r->notes, NOTE_PROBLEM);
+    apr_pool_userdata_setn(take_gate_headers(r), REQUIRE_HEADERS, NULL, r->pool);
+    if (!r->user && ap_auth_type(r)) {
+        /* a login comes first: its 401 goes out, carrying the payment challenges too */
+        apr_table_unset(r->notes, NOTE_REQUIRE_DENIED);
         return st;
     }
-
-    auth = apr_table_get(r->headers_in, "Authorization");
-    switch (auth ? mpp_credential_parse(r->pool, auth, &cred, &err) : MPP_CRED_NONE) {
-    case MPP_CRED_NONE:
-        if (mpp_rate_limited(r, d)) {
-            apr_table_setn(r->err_headers_out, "Retry-After", "60");
-            return respond(&g, MPP_P_TOO_MANY, "too many challenges for this address; retry in a minute", 0);
+    apr_table_setn(r->notes, NOTE_REQUIRE_DENIED, apr_itoa(r->pool, st));
+    {
+        /* mod_authz_core answers 401 or 403; the body is ours (or the admin's 402 document) */
+        const char *body = g.body;
+        if (!body && (body = ap_response_code_string(r, ap_index_of_response(HTTP_PAYMENT_REQUIRED))) && *body == '"')
+            body++;
+        if (body) {
+            ap_custom_response(r, HTTP_FORBIDDEN, body);
+            ap_custom_response(r, HTTP_UNAUTHORIZED, body);
         }
-        return respond(&g, MPP_P_PAYMENT_REQUIRED, "Payment is required.", 1);
-    case MPP_CRED_MULTIPLE:
-        return respond(&g, MPP_P_BAD_REQUEST, "send exactly one Authorization: Payment credential", 1);
-    case MPP_CRED_MALFORMED:
-        return respond(&g, MPP_P_MALFORMED_CREDENTIAL, err, 1);
-    case MPP_CRED_OK:
-        break;
     }
+    return st;
+}
 
-    exps = apr_pcalloc(r->pool, sizeof(*exps) * (apr_size_t)g.offers->nelts);
-    for (int i = 0; i < g.offers->nelts; i++) {
-        gate_offer_t *go = &APR_ARRAY_IDX(g.offers, i, gate_offer_t);
-        exps[i].realm = g.realm;
-        exps[i].method = offer_method(go);
-        exps[i].intent = go->offer->intent;
-        exps[i].request = go->request;
-        exps[i].scope = g.scope;
-        exps[i].body_sha256 = g.has_body ? g.body_sha : NULL;
+/* After every Require said yes: take the payment a provisional grant named. */
+int mpp_gate_fixups(request_rec *r)
+{
+    apr_array_header_t *offers = NULL;
+    mpp_dir_cfg_t *d;
+    gate_t g = { 0 };
+    int st;
+
+    apr_table_t *refused = NULL;
+    apr_pool_userdata_get((void **)&refused, REQUIRE_HEADERS, r->pool);
+    if (refused) {
+        /* another Require granted access: the answer kept aside is not needed */
+        apr_pool_userdata_setn(NULL, REQUIRE_HEADERS, NULL, r->pool);
+        apr_table_unset(r->notes, NOTE_REQUIRE_DENIED);
+        if (!apr_table_get(r->notes, NOTE_PAID)) mpp_outcome(r, MPP_OUT_FREE, 0, NULL);
     }
-    idx = mpp_verify_pick(r->pool, &cred.challenge, exps, g.offers->nelts);
-    if (idx < 0)
-        return respond(&g, MPP_P_METHOD_UNSUPPORTED,
-                       apr_psprintf(r->pool, "this resource does not accept %s/%s payments",
-                                    cred.challenge.method, cred.challenge.intent), 1);
-    t = mpp_verify_echo(r->pool, mpp_server_keys(r->server), &cred.challenge, &exps[idx],
-                        apr_time_now(), &detail);
-    /* an expired challenge may still have a settlement in flight to collect */
-    if (t == MPP_P_PAYMENT_EXPIRED)
-        return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred, 1);
-    if (t != MPP_OK)
-        return respond(&g, t, detail, 1);
-    return pay(&g, &APR_ARRAY_IDX(g.offers, idx, gate_offer_t), &cred, 0);
+    apr_pool_userdata_get((void **)&offers, REQUIRE_OFFERS, r->pool);
+    if (!offers || already_paid(r) || apr_table_get(r->notes, NOTE_PAID))
+        return DECLINED;
+    apr_pool_userdata_setn(NULL, REQUIRE_OFFERS, NULL, r->pool);
+    d = ap_get_module_config(r->per_dir_config, &mpp_module);
+    if ((st = require_place(&g, r, d)) != OK)
+        return st;
+    st = shadowed(&g, d, decide(&g, d, offers));
+    return st == OK ? DECLINED : st;
 }
 
 /* ---- output filters ---- */
@@ -773,8 +950,46 @@ static apr_status_t receipt_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Require payment was refused and mod_authz_core answers 401 or 403: when
+ * payment is what is missing, the gate's answer (402 and challenges) goes
+ * out instead, without the login challenge authz added. */
+static void require_answer(request_rec *r, request_rec *at)
+{
+    const char *deny = apr_table_get(at->notes, NOTE_REQUIRE_DENIED);
+    apr_table_t *gate = NULL;
+    apr_pool_userdata_get((void **)&gate, REQUIRE_HEADERS, at->pool);
+    if (!gate || (r->status != HTTP_UNAUTHORIZED && r->status != HTTP_FORBIDDEN))
+        return;
+    if (deny) {
+        const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+        apr_table_t *keep = apr_table_make(r->pool, h->nelts);
+        for (int i = 0; i < h->nelts; i++) {   /* no login challenge: the login passed */
+            const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
+            if (e->key && strcasecmp(e->key, "WWW-Authenticate"))
+                apr_table_addn(keep, e->key, e->val);
+        }
+        r->err_headers_out = apr_table_overlay(r->pool, keep, gate);
+        r->status = atoi(deny);
+        r->status_line = NULL;
+        apr_table_setn(r->notes, NOTE_PROBLEM, "1");
+        if (apr_table_get(at->notes, NOTE_PAYWALL)) apr_table_setn(r->notes, NOTE_PAYWALL, "1");
+    }
+    else if (r->status == HTTP_UNAUTHORIZED) {
+        /* a login is asked for; paying is the other way in, where it is one */
+        const apr_array_header_t *h = apr_table_elts(gate);
+        for (int i = 0; i < h->nelts; i++) {
+            const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
+            if (!strcasecmp(e->key, "WWW-Authenticate"))
+                apr_table_addn(r->err_headers_out, e->key, e->val);
+        }
+    }
+}
+
 void mpp_insert_filters(request_rec *r)
 {
+    /* the admin's ErrorDocument 402 page, reached by a redirect from authz's 401/403 */
+    if (r->prev && apr_table_get(r->prev->notes, NOTE_REQUIRE_DENIED))
+        require_answer(r, r->prev);
     const char *receipt = apr_table_get(r->notes, NOTE_RECEIPT);
     /* after an internal redirect the payment was taken by an earlier request */
     for (request_rec *q = r->prev; !receipt && q; q = q->prev)
@@ -786,6 +1001,7 @@ void mpp_insert_filters(request_rec *r)
 
 void mpp_insert_error_filters(request_rec *r)
 {
+    require_answer(r, r);
     if (apr_table_get(r->notes, NOTE_PROBLEM))
         ap_add_output_filter(ERROR_FILTER, NULL, r, r->connection);
 }

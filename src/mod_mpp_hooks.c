@@ -35,7 +35,7 @@ static int resolve_server(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c)
             n->method = ap_lookup_provider(MPP_METHOD_PROVIDER, n->type, "0");
             if (!n->method) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                             "MPPNetwork %s: unknown network type '%s' (evm or solana)", n->name, n->type);
+                             MPPLOGNO(00500) "MPPNetwork %s: unknown network type '%s' (evm or solana)", n->name, n->type);
                 ok = 0;
             }
         }
@@ -45,7 +45,7 @@ static int resolve_server(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c)
         if (key[0] != 'a') continue;
         mpp_asset_t *a = apr_hash_this_val(hi);
         if ((e = mpp_asset_resolve(p, a, c->networks))) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPAsset %s: %s", a->name, e);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00501) "MPPAsset %s: %s", a->name, e);
             ok = 0;
         }
     }
@@ -55,7 +55,7 @@ static int resolve_server(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c)
         if (key[0] != 'o') continue;
         mpp_offer_t *o = apr_hash_this_val(hi);
         if ((e = mpp_offer_resolve(p, o, c->assets))) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPOffer %s: %s", o->name, e);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00502) "MPPOffer %s: %s", o->name, e);
             ok = 0;
         }
     }
@@ -72,7 +72,7 @@ static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir
         for (int k = 0; k < rt->offers->nelts; k++) {
             const char *name = APR_ARRAY_IDX(rt->offers, k, const char *);
             if (!apr_hash_get(c->offers, name, APR_HASH_KEY_STRING)) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPRoute \"%s%s%s\" in %s: unknown offer '%s' "
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00503) "MPPRoute \"%s%s%s\" in %s: unknown offer '%s' "
                              "(define it with MPPOffer)", rt->pat.method ? rt->pat.method : "",
                              rt->pat.method ? " " : "", rt->pat.pattern, where, name);
                 ok = 0;
@@ -80,14 +80,14 @@ static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir
         }
     }
     if (d->ent_key && !apr_hash_get(c->jwt_keys, d->ent_key, APR_HASH_KEY_STRING)) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPEntitlement %s in %s: unknown key (define it with MPPJWTKey)",
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00504) "MPPEntitlement %s in %s: unknown key (define it with MPPJWTKey)",
                      d->ent_key, where);
         ok = 0;
     }
     if (d->grant_secs) {
         const mpp_jwt_keyset_t *ks = mpp_grant_keyset(p, c, d->grant_key);
         if (!mpp_jwt_can_sign(ks)) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPGrant in %s: %s", where,
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00505) "MPPGrant in %s: %s", where,
                          !ks ? (d->grant_key ? "unknown key= (define it with MPPJWTKey)"
                                              : "name the signing key with key= (there is not exactly one MPPJWTKey)")
                              : "the key cannot sign (a public key or JWKS): use an HMAC secret or a private key");
@@ -102,23 +102,23 @@ static int check_section(apr_pool_t *p, server_rec *s, mpp_srv_cfg_t *c, mpp_dir
         char *units;
         if (!o) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "MPPCharge %s in %s: unknown offer (define it with MPPOffer)", name, where);
+                         MPPLOGNO(00506) "MPPCharge %s in %s: unknown offer (define it with MPPOffer)", name, where);
             ok = 0;
             continue;
         }
         if (d->price && (e = mpp_offer_tenant_amount(p, o, d->price, &units))) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPPrice %s in %s: %s", d->price, where, e);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00507) "MPPPrice %s in %s: %s", d->price, where, e);
             ok = 0;
         }
         if (d->recipient) {
             if (!o->tenant_recipient) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                             "MPPRecipient in %s: offer '%s' does not allow a tenant recipient "
+                             MPPLOGNO(00508) "MPPRecipient in %s: offer '%s' does not allow a tenant recipient "
                              "(tenant-recipient=on)", where, o->name);
                 ok = 0;
             }
             else if ((e = mpp_offer_check_address(p, o, d->recipient))) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MPPRecipient in %s: %s", where, e);
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00509) "MPPRecipient in %s: %s", where, e);
                 ok = 0;
             }
         }
@@ -166,18 +166,19 @@ int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
         if (apr_hash_count(c->offers)) charging = 1;
         if (c->allow_plain_http == 1)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
-                         "mod_mpp: MPPAllowPlainHTTP is on for %s: challenges are issued over plain "
+                         MPPLOGNO(00510) "MPPAllowPlainHTTP is on for %s: challenges are issued over plain "
                          "HTTP; TLS must end in front of this server", v->server_hostname);
     }
     if ((rv = mpp_secret_post_config(pconf, s)) != OK)
         return rv;
     /* before any child or thread exists */
     if (mpp_rpc_global_init()) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: libcurl cannot be initialised");
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00511) "libcurl cannot be initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((rv = mpp_discovery_build(pconf, s)) != OK)
         return rv;
+    mpp_stats_post_config(pconf, s);
     /* no offer, nothing to charge: no state to keep either */
     return charging ? mpp_store_post_config(pconf, ptemp, s) : OK;
 }

@@ -151,12 +151,12 @@ int mpp_secret_post_config(apr_pool_t *pconf, server_rec *s)
     }
     if (!rk->ready) {
         if (mpp_random(rk->key, sizeof(rk->key))) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_mpp: no random bytes for the challenge key");
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00200) "no random bytes for the challenge key");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         rk->ready = 1;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "mod_mpp: MPPSecretFile is not set; challenges use a random key kept across "
+                     MPPLOGNO(00201) "MPPSecretFile is not set; challenges use a random key kept across "
                      "graceful restarts only. Set MPPSecretFile when several servers share a realm.");
     }
     fallback.key = rk->key;

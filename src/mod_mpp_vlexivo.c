@@ -147,7 +147,7 @@ static int reply(request_rec *r, int status, const char *code, const char *messa
         json_object_object_add(e, "message", json_object_new_string(message));
         json_object_object_add(o, "error", e);
         json_object_object_add(o, "status", json_object_new_int(status));
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_mpp: unlock %d %s: %s", status, code,
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00900) "unlock %d %s: %s", status, code,
                       ap_escape_logitem(r->pool, message));
     }
     txt = mpp_jcs(r->pool, o);

@@ -38,6 +38,7 @@ int mpp_rpc_global_init(void)
 }
 
 static volatile apr_uint32_t next_id;
+mpp_rpc_observer_fn *mpp_rpc_observer;
 
 /* One endpoint: 0 with *reply parsed, or -1 (try the next). */
 static int call_one(apr_pool_t *p, const mpp_rpc_t *rpc, const char *url, const char *body,
@@ -96,10 +97,18 @@ mpp_rpc_rc_t mpp_rpc_call(apr_pool_t *p, const mpp_rpc_t *rpc, const char *metho
     body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
     *err = "no RPC endpoint configured";
     for (int i = 0; i < rpc->urls->nelts; i++) {
+        const char *url = APR_ARRAY_IDX(rpc->urls, i, const char *);
         json_object *reply = NULL, *e, *r;
-        if (call_one(p, rpc, APR_ARRAY_IDX(rpc->urls, i, const char *), body, id, &reply, err))
+        apr_time_t t0 = apr_time_now();
+        int failed = call_one(p, rpc, url, body, id, &reply, err), has_error = 0;
+        if (!failed)
+            has_error = json_object_object_get_ex(reply, "error", &e) && e;
+        if (mpp_rpc_observer)
+            mpp_rpc_observer(url, apr_time_now() - t0, failed ? MPP_RPC_UNREACHABLE
+                             : has_error ? MPP_RPC_ERROR_REPLY : MPP_RPC_OK);
+        if (failed)
             continue;
-        if (json_object_object_get_ex(reply, "error", &e) && e) {
+        if (has_error) {
             json_object *m, *cd;
             *err = json_object_object_get_ex(e, "message", &m) && json_object_is_type(m, json_type_string)
                 ? apr_pstrdup(p, json_object_get_string(m)) : "RPC error";

@@ -5,6 +5,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_time.h>
 #include <json-c/json.h>
 
 typedef enum {
@@ -19,6 +20,12 @@ typedef struct {
     long connect_timeout_ms;
     apr_size_t max_response;         /* bytes */
 } mpp_rpc_t;
+
+/* Told of every endpoint tried (for statistics): the URL, how long the
+ * call took and MPP_RPC_OK, _UNREACHABLE (no usable answer) or _ERROR_REPLY.
+ * Set once at startup; NULL: nobody is told. */
+typedef void mpp_rpc_observer_fn(const char *url, apr_interval_time_t took, int rc);
+extern mpp_rpc_observer_fn *mpp_rpc_observer;
 
 /* Once per process before threads start (curl_global_init). */
 int mpp_rpc_global_init(void);

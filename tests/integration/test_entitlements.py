@@ -281,7 +281,7 @@ def cookie(name, token):
     return [("Cookie", "theme=dark; %s=%s; lang=en" % (name, token))]
 
 
-REFUSED_LINE = re.compile(r"mod_mpp: entitlement refused \(([^)]*)\): (.*)$", re.M)
+REFUSED_LINE = re.compile(r"MPP\d{5}: entitlement refused \(([^)]*)\): (.*)$", re.M)
 
 
 def passes(srv, case, path, hdrs, via, body=None):

@@ -38,6 +38,16 @@ HTACCESS = {
     "realm": "MPPRealm evil\n",
     "plain": "MPPAllowPlainHTTP on\n",
     "store": "MPPStore shm size=8M\n",
+    "mode": "MPPCharge t\nMPPMode shadow\n",
+    "compat": "MPPCharge t\nMPPCompat vlexivo\n",
+    "ratelimit": "MPPCharge t\nMPPRateLimit 1000\n",
+    "jwtkey": "MPPJWTKey evil alg=HS256 file=/etc/hostname\n",
+    "service": "MPPService evil\n",
+    "route": "MPPRoute \"GET /x\" free\n",
+    "bearer": "MPPUpstreamBearer file=/etc/hostname\n",
+    "upheader": "MPPUpstreamHeader X-Key /etc/hostname\n",
+    "settle": "MPPSettle after\n",
+    "discovery": "MPPDiscovery on\n",
 }
 
 FILES = {}
@@ -184,6 +194,16 @@ def test_charge_and_off_in_htaccess(srv):
     ("realm", "MPPRealm"),
     ("plain", "MPPAllowPlainHTTP"),
     ("store", "MPPStore"),
+    ("mode", "MPPMode"),
+    ("compat", "MPPCompat"),
+    ("ratelimit", "MPPRateLimit"),
+    ("jwtkey", "MPPJWTKey"),
+    ("service", "MPPService"),
+    ("route", "MPPRoute"),
+    ("bearer", "MPPUpstreamBearer"),
+    ("upheader", "MPPUpstreamHeader"),
+    ("settle", "MPPSettle"),
+    ("discovery", "MPPDiscovery"),
 ])
 def test_server_directives_are_not_allowed(srv, name, directive):
     log = refused_500(srv, "/ht/%s/x.txt" % name,

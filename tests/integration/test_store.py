@@ -43,7 +43,7 @@ LogFormat "%P %{X-Probe}i %>s" probe
 CustomLog {root}/logs/probe.log probe
 """
 
-REPLAYED = re.compile(r"mod_mpp: store of (\d+) entries, journal (\S+): (\d+) records replayed")
+REPLAYED = re.compile(r"MPP\d{5}: store of (\d+) entries, journal (\S+): (\d+) records replayed")
 
 
 @pytest.fixture
