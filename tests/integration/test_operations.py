@@ -76,6 +76,18 @@ def log_line_for(srv, marker, timeout=5):
     raise AssertionError("no access-log line for %s in:\n%s" % (marker, mpp_log(srv)))
 
 
+def last_line_for(srv, marker, count, timeout=5):
+    """The last of `count` access-log lines whose request carries marker."""
+    deadline = time.time() + timeout
+    lines = []
+    while time.time() < deadline:
+        lines = [l for l in mpp_log(srv).splitlines() if marker in l]
+        if len(lines) >= count:
+            return lines[-1]
+        time.sleep(0.05)
+    raise AssertionError("%d access-log lines for %s expected, got %r" % (count, marker, lines))
+
+
 def fields(line):
     """key=value pairs of the sample format ("-" where unset)."""
     return dict(re.findall(r'mpp_(\w+)=("[^"]*"|\S+)', line))
@@ -107,12 +119,7 @@ def test_paid_request_is_logged_with_method_amount_asset_payer_reference(srv):
     r = srv.get("/paid/x.txt?m=paid1", [("Authorization", auth)])
     assert r.status == 200, r
     rc = receipt(r, c["id"])
-    lines = [l for l in mpp_log(srv).splitlines() if "m=paid1" in l]
-    deadline = time.time() + 5
-    while len(lines) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-        lines = [l for l in mpp_log(srv).splitlines() if "m=paid1" in l]
-    f = fields(lines[-1])
+    f = fields(last_line_for(srv, "m=paid1", 2))
     assert unq(f["status"]) == "paid", f
     assert unq(f["method"]) == "test", f
     assert unq(f["asset"]) == "tok", f
@@ -126,8 +133,7 @@ def test_rejected_request_is_logged_with_its_problem(srv):
     c = srv.get("/paid/x.txt?m=rej1").challenge("test")
     r = srv.get("/paid/x.txt?m=rej1", [("Authorization", make_credential(c, {"proof": "fail"}))])
     assert r.status == 402
-    lines = [l for l in mpp_log(srv).splitlines() if "m=rej1" in l]
-    f = fields(lines[-1])
+    f = fields(last_line_for(srv, "m=rej1", 2))
     assert unq(f["status"]) == "rejected", f
     assert unq(f["problem"]) == "verification-failed", f
     assert unq(f["method"]) == "test", f
@@ -157,7 +163,7 @@ def test_shadow_mode_serves_with_challenge_and_logs_what_it_would_do(srv):
     c = r.challenge("test")
     bad = srv.get("/shadow/x.txt?m=sh2", [("Authorization", make_credential(c, {"proof": "fail"}))])
     assert bad.status == 200 and bad.body == b"shadowed\n", bad
-    assert unq(fields(log_line_for(srv, "m=sh2"))["status"]) == "rejected"
+    assert unq(fields(last_line_for(srv, "m=sh2", 1))["status"]) == "rejected"
     # and a good one is taken, with its receipt
     ok = srv.pay("/shadow/x.txt", c)
     assert ok.status == 200
@@ -260,3 +266,12 @@ LogLevel warn mpp:trace8
     for needle in (cred.split(" ", 1)[1], bad.split(" ", 1)[1], tok, tok.split(".")[2],
                    secret_text, HMAC_KEY.decode()):
         assert needle not in logs, "found in a log: %s..." % needle[:24]
+
+
+def test_status_counters_survive_a_graceful_restart(srv):
+    srv.get("/paid/x.txt")
+    before = int(status_values(srv)["MPPChallengesIssued"][0])
+    assert before > 0
+    srv.graceful()
+    after = int(status_values(srv)["MPPChallengesIssued"][0])
+    assert after >= before, (before, after)
