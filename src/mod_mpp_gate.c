@@ -259,6 +259,9 @@ static int respond(gate_t *g, mpp_problem_t t, const char *detail, int with_chal
             return status;
         body = paywall(g, detail);
         apr_table_setn(r->notes, NOTE_PAYWALL, "1");
+        /* the page runs nothing and loads nothing, whatever reached it */
+        apr_table_setn(r->err_headers_out, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+                       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     }
     g->body = body;
     ap_custom_response(r, status, body);
