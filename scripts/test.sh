@@ -16,6 +16,10 @@ make -C build check || { cat build/tests/unit/*.log build/tests/conformance/*.lo
 grep -h -E '^[0-9]+%: |passed, |double winners' build/tests/unit/test_core.log build/tests/unit/store_race.log \
     build/tests/conformance/run.sh.log || true
 
+echo "== make distcheck (the release tarball builds, passes make check, installs and uninstalls)"
+make -C build -j"$(nproc)" distcheck > build/distcheck.log 2>&1 || { tail -n 60 build/distcheck.log; exit 1; }
+grep -A1 'archives ready' build/distcheck.log | tail -n 1
+
 echo "== the same under AddressSanitizer + UBSan"
 mpp_build "$MPP_ROOT/build-asan" --enable-sanitizers
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -41,3 +45,10 @@ MPP_BUILDDIR="$MPP_ROOT/build-asan" MPP_HTTPD_PRELOAD="$(gcc -print-file-name=li
 
 echo "== integration tests (real httpd)"
 MPP_BUILDDIR="$MPP_ROOT/build" $PYTEST --basetemp="$tmp/plain" tests/integration
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "== Debian package: build, install into the system apache2, pay"
+    bash tests/package/deb.sh
+else
+    echo "== Debian package: skipped (installing into the system apache2 needs root)"
+fi
