@@ -303,7 +303,9 @@ static int store_trouble(gate_t *g, mpp_store_rc_t rc)
 
 /* A challenge's life in the store, as a counter that only advances: claimed
  * (memory only), submitted (journaled with the settlement's reference, so a
- * timeout or crash is resolved from the chain, never by paying twice), paid. */
+ * timeout or crash is resolved from the chain, never by paying twice), paid.
+ * The state is byte 30 of the counter; byte 31 counts submissions, so a
+ * settlement sent again (a new transaction) replaces the reference. */
 enum { ST_CLAIMED = 1, ST_SUBMITTED = 2, ST_PAID = 3 };
 #define PENDING_TTL apr_time_from_sec(86400)   /* a submitted settlement may take a while */
 
@@ -313,13 +315,13 @@ typedef struct {
     const char *key;              /* cid:<challenge id> */
     apr_time_t expires;           /* of the challenge */
     int identity_held;            /* pay->identity is claimed by this request */
-    int submitted;                /* a settlement may be on its way to the chain */
+    int submitted;                /* a settlement may be on its way to the chain (how many times) */
 } claim_t;
 
 static void state_counter(unsigned char c[32], int state)
 {
     memset(c, 0, 32);
-    c[31] = (unsigned char)state;
+    c[30] = (unsigned char)state;
 }
 
 /* Called by a method right before it broadcasts. */
@@ -329,10 +331,12 @@ static int submitting(mpp_payment_t *pay, const unsigned char ref[32])
     unsigned char c[32];
     if (pay->identity && cl->identity_held && mpp_store_persist(cl->st, pay->identity) != MPP_STORE_OK)
         return -1;
+    if (cl->submitted >= 255) return -1;
     state_counter(c, ST_SUBMITTED);
+    c[31] = (unsigned char)(cl->submitted + 1);
     if (mpp_store_advance(cl->st, cl->key, c, ref, 32, cl->expires + PENDING_TTL) != MPP_STORE_OK)
         return -1;
-    cl->submitted = 1;
+    cl->submitted++;
     return 0;
 }
 
@@ -578,15 +582,15 @@ static int pay(gate_t *g, const gate_offer_t *go, const mpp_credential_t *cred, 
     rc = expired ? MPP_STORE_EXISTS : mpp_store_add(st, cl.key, c, 32, cl.expires + apr_time_from_sec(5), 0);
     if (rc == MPP_STORE_EXISTS) {
         rc = mpp_store_get(st, cl.key, val, &vlen, NULL);
-        if (rc == MPP_STORE_OK && vlen == 64 && val[31] == ST_SUBMITTED && m->resume) {
-            cl.submitted = 1;
+        if (rc == MPP_STORE_OK && vlen == 64 && val[30] == ST_SUBMITTED && m->resume) {
+            cl.submitted = val[31];
             return finish(g, &cl, m, &pay, m->resume(&pay, val + 32));
         }
         if (expired)
             return respond(g, MPP_P_PAYMENT_EXPIRED, "the challenge has expired", 1);
         if (rc != MPP_STORE_OK && rc != MPP_STORE_NOT_FOUND)
             return store_trouble(g, rc);
-        return respond(g, MPP_P_INVALID_CHALLENGE, vlen && val[31] == ST_CLAIMED
+        return respond(g, MPP_P_INVALID_CHALLENGE, vlen && val[30] == ST_CLAIMED
                        ? "this challenge is being paid by another request" : "this challenge was already used", 1);
     }
     if (rc != MPP_STORE_OK)

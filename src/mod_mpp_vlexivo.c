@@ -266,8 +266,11 @@ int mpp_unlock_handler(request_rec *r)
     {
         char *tamount = NULL;
         const char *e2;
-        if (d->price && (e2 = mpp_offer_tenant_amount(r->pool, o, d->price, &tamount)))
+        if (d->price && (e2 = mpp_offer_tenant_amount(r->pool, o, d->price, &tamount))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPPLOGNO(00901) "MPPPrice %s (%s): %s", d->price,
+                          d->where ? d->where : r->uri, e2);
             return reply(r, 500, "VALIDATION_ERROR", "the resource's price is misconfigured", NULL);
+        }
         eff_amount = tamount ? tamount : o->amount;
         eff_recipient = d->recipient && o->tenant_recipient ? d->recipient : o->recipient;
     }
@@ -275,7 +278,7 @@ int mpp_unlock_handler(request_rec *r)
     scope_session = d->grant_secs > 0;
     ks = scope_session ? mpp_grant_keyset(r->pool, c, d->grant_key)
                        : d->ent_key ? apr_hash_get(c->jwt_keys, d->ent_key, APR_HASH_KEY_STRING) : NULL;
-    if (!mpp_jwt_can_sign(ks))
+    if (!ks || !mpp_jwt_can_sign(ks))
         return reply(r, 500, "VALIDATION_ERROR", "the resource has no key that can sign entitlements", NULL);
     tkey = apr_psprintf(r->pool, "evm:tx:%" APR_UINT64_T_FMT ":%s", o->asset->network->chain_id,
                         mpp_hex_encode(r->pool, hash, 32) + 2);
@@ -294,6 +297,9 @@ int mpp_unlock_handler(request_rec *r)
     if (!rcpt) return reply(r, 404, "TX_NOT_FOUND", "the transaction is not on chain (yet)", NULL);
     if (!mpp_json_str(rcpt, "status") || strcmp(mpp_json_str(rcpt, "status"), "0x1"))
         return reply(r, 402, "TX_FAILED", "the transaction reverted", NULL);
+    /* the relayer's settlements pay for what they settled, never for an unlock */
+    if (o->asset->network->has_key && mpp_evm_receipt_sender_is(rcpt, o->asset->network->key_addr))
+        return reply(r, 402, "WRONG_RECIPIENT", "the transaction is this server's own settlement", NULL);
     {
         mpp_evm_transfer_t paid = mpp_evm_receipt_transfer(rcpt, token, recipient, buyer ? buyer_b : NULL, amount);
         unsigned char bn[32], head[32];

@@ -252,3 +252,15 @@ mpp_evm_transfer_t mpp_evm_receipt_transfer(json_object *receipt, const unsigned
     }
     return best;
 }
+
+int mpp_evm_receipt_sender_is(json_object *receipt, const unsigned char addr[20])
+{
+    json_object *v;
+    unsigned char a[20];
+    /* a receipt without a readable sender is treated as sent by addr: the
+     * caller refuses what it cannot tell apart */
+    if (!json_object_object_get_ex(receipt, "from", &v) || !json_object_is_type(v, json_type_string)
+        || mpp_evm_address_parse(json_object_get_string(v), a))
+        return 1;
+    return memcmp(a, addr, 20) == 0;
+}

@@ -46,6 +46,9 @@ mpp_evm_transfer_t mpp_evm_receipt_transfer(json_object *receipt, const unsigned
                                             const unsigned char recipient[20], const unsigned char *from,
                                             const unsigned char amount[32]);
 
+/* Was the receipt's transaction sent by addr (or is its sender unreadable)? */
+int mpp_evm_receipt_sender_is(json_object *receipt, const unsigned char addr[20]);
+
 /* transfer(address,uint256) call data (68 bytes) and its check. */
 void mpp_erc20_transfer_data(const unsigned char to[20], const unsigned char amount[32],
                              unsigned char out[68]);

@@ -20,6 +20,9 @@ struct mpp_journal_t {
     const char *path;
     int fd;
     apr_uint32_t gen;
+    /* the fd is replaced under the store lock but synced outside it, by
+     * any thread of the process: readers (syncs) and the writer (reopen) */
+    pthread_rwlock_t fdlock;
 };
 
 struct mpp_jwriter_t {
@@ -128,8 +131,10 @@ static int open_append(mpp_journal_t *j, const char **err)
             return -1;
         }
     }
+    pthread_rwlock_wrlock(&j->fdlock);
     if (j->fd >= 0) close(j->fd);
     j->fd = fd;
+    pthread_rwlock_unlock(&j->fdlock);
     return 0;
 }
 
@@ -140,6 +145,7 @@ mpp_journal_t *mpp_journal_open(apr_pool_t *p, const char *dir, const char **err
     j->dir = apr_pstrdup(p, dir);
     j->path = apr_pstrcat(p, dir, "/", MPP_JOURNAL_FILE, NULL);
     j->fd = -1;
+    pthread_rwlock_init(&j->fdlock, NULL);
     return open_append(j, err) ? NULL : j;
 }
 
@@ -165,24 +171,39 @@ int mpp_journal_sync_gen(mpp_journal_t *j, apr_uint32_t gen)
     return 0;
 }
 
-int mpp_journal_append(mpp_journal_t *j, const mpp_jrec_t *r)
+int mpp_journal_write(mpp_journal_t *j, const mpp_jrec_t *r)
 {
     unsigned char b[WRITE_MAX];
     apr_size_t n;
     off_t before;
 
     if (r->vlen > 256 || !(n = encode(b, r))) return -1;
-    before = lseek(j->fd, 0, SEEK_END);
-    if (before < 0) return -1;
-    if (write_all(j->fd, b, n) || fdatasync(j->fd)) {
+    if (j->fd < 0 || (before = lseek(j->fd, 0, SEEK_END)) < 0) return -1;
+    if (write_all(j->fd, b, n)) {
         /* never leave a partial record in front of later ones */
         if (ftruncate(j->fd, before) != 0 || fdatasync(j->fd) != 0) {
+            pthread_rwlock_wrlock(&j->fdlock);
             close(j->fd);
             j->fd = -1;   /* every later append fails: closed, not open */
+            pthread_rwlock_unlock(&j->fdlock);
         }
         return -1;
     }
     return 0;
+}
+
+int mpp_journal_sync(mpp_journal_t *j)
+{
+    int rc;
+    pthread_rwlock_rdlock(&j->fdlock);
+    rc = j->fd >= 0 && fdatasync(j->fd) == 0 ? 0 : -1;
+    pthread_rwlock_unlock(&j->fdlock);
+    return rc;
+}
+
+int mpp_journal_append(mpp_journal_t *j, const mpp_jrec_t *r)
+{
+    return mpp_journal_write(j, r) || mpp_journal_sync(j) ? -1 : 0;
 }
 
 int mpp_journal_read(apr_pool_t *p, const char *path, int (*cb)(void *baton, const mpp_jrec_t *r),
@@ -310,8 +331,10 @@ int mpp_journal_rewrite_commit(mpp_jwriter_t *w, apr_uint32_t new_gen, const cha
      * cannot open it must fail its appends, never write to the old one */
     j->gen = new_gen;
     if (open_append(j, err)) {
+        pthread_rwlock_wrlock(&j->fdlock);
         if (j->fd >= 0) close(j->fd);
         j->fd = -1;
+        pthread_rwlock_unlock(&j->fdlock);
     }
     return 0;
 }

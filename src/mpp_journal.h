@@ -34,6 +34,11 @@ mpp_journal_t *mpp_journal_open(apr_pool_t *p, const char *dir, const char **err
 
 /* Append one record and fdatasync. 0, or -1 (nothing may be assumed written). */
 int mpp_journal_append(mpp_journal_t *j, const mpp_jrec_t *r);
+/* The two halves, so that callers can write under their lock and sync after
+ * it (one fdatasync then covers every record written before it started, by
+ * any process): write (a failed write leaves nothing behind), and sync. */
+int mpp_journal_write(mpp_journal_t *j, const mpp_jrec_t *r);
+int mpp_journal_sync(mpp_journal_t *j);
 
 /* Reopen when another process compacted the file (generation changed). */
 int mpp_journal_sync_gen(mpp_journal_t *j, apr_uint32_t gen);

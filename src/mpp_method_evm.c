@@ -115,6 +115,10 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
         if (pr != MPP_OK) { pay->pending = 1; return pr; }
         if (r && json_object_is_type(r, json_type_object)) {
             const char *st = mpp_json_str(r, "status");
+            /* the relayer pays only for what it settles: its transactions are
+             * never a client's payment (hash credentials) */
+            if (not_found_is_failure && t->net->has_key && mpp_evm_receipt_sender_is(r, t->net->key_addr))
+                return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction is this server's own settlement");
             unsigned char block[32], head[32];
             apr_uint64_t b, h;
             if (!st || strcmp(st, "0x1"))
@@ -236,14 +240,104 @@ static mpp_problem_t simulate_auth(mpp_payment_t *pay, const terms_t *t, const a
     return MPP_OK;
 }
 
+/* The relayer's next nonce, kept in the store (memory only) so settlements
+ * need no RPC for it; absent after a restart or a failure, it is read again
+ * from the node's pending count. Called under the settle lock. */
+static const char *nonce_key(mpp_payment_t *pay, const terms_t *t)
+{
+    return apr_psprintf(pay->p, "evm:relayer-nonce:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
+                        mpp_hex_encode(pay->p, t->net->key_addr, 20) + 2);
+}
+
+static mpp_problem_t next_nonce(mpp_payment_t *pay, const terms_t *t, const char *key, apr_uint64_t *n)
+{
+    unsigned char v[MPP_STORE_VALUE_MAX], q[32];
+    apr_size_t vlen = 0;
+    json_object *res = NULL;
+    mpp_problem_t pr;
+    if (mpp_store_get(pay->env->store, key, v, &vlen, NULL) == MPP_STORE_OK && vlen == 8) {
+        memcpy(n, v, 8);
+        return MPP_OK;
+    }
+    pr = rpc(pay, t, "eth_getTransactionCount",
+             arr(json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)),
+                 json_object_new_string("pending")), &res, NULL);
+    if (pr != MPP_OK) return pr;
+    if (quantity(res, NULL, q) || mpp_u256_to_u64(q, n))
+        return fail(pay, MPP_P_BAD_GATEWAY, "bad nonce from the chain node");
+    return MPP_OK;
+}
+
+static void set_nonce(mpp_payment_t *pay, const char *key, apr_uint64_t n)
+{
+    mpp_store_remove(pay->env->store, key);
+    /* kept a day at most: an idle relayer reads the chain again */
+    mpp_store_add(pay->env->store, key, &n, 8, apr_time_now() + apr_time_from_sec(86400), 0);
+}
+
+/* Forget the cached nonce: the next settlement asks the node, whose pending
+ * count is the first nonce not in its pool (which fills any gap). */
+static void drop_nonce(mpp_payment_t *pay, const terms_t *t)
+{
+    if (pay->env->settle_lock(pay->env->baton)) return;
+    mpp_store_remove(pay->env->store, nonce_key(pay, t));
+    pay->env->settle_unlock(pay->env->baton);
+}
+
+static int sign_settlement(mpp_payment_t *pay, const terms_t *t, apr_uint64_t nonce, const unsigned char price[32],
+                           const unsigned char gas[32], const unsigned char *to, unsigned char *data,
+                           apr_size_t dlen, unsigned char **raw, apr_size_t *rawlen)
+{
+    mpp_evm_tx_t tx;
+    apr_uint64_t gp;
+    if (mpp_u256_to_u64(price, &gp) || gp > (apr_uint64_t)1 << 60) return -1;
+    memset(&tx, 0, sizeof(tx));
+    mpp_u256_from_u64(t->net->chain_id, tx.chain_id);
+    mpp_u256_from_u64(nonce, tx.nonce);
+    /* fee cap: twice the current price (plus 1 gwei of tip), so a rising base fee still fits */
+    mpp_u256_from_u64(gp < 1000000000ULL ? gp : 1000000000ULL, tx.max_priority_fee);
+    mpp_u256_from_u64(2 * gp + 1000000000ULL, tx.max_fee);
+    memcpy(tx.gas, gas, 32);
+    memcpy(tx.to, to, 20);
+    tx.has_to = 1;
+    tx.data = data;
+    tx.data_len = dlen;
+    return mpp_evm_tx_sign(pay->p, &tx, t->net->key, raw, rawlen);
+}
+
+/* A nonce taken but not used would hold back every later settlement: a
+ * zero-value transaction to the relayer itself uses it. Failing that, the
+ * node's pending count is read again next time. */
+static void fill_gap(mpp_payment_t *pay, const terms_t *t, apr_uint64_t nonce, const unsigned char price[32])
+{
+    unsigned char gas[32], *raw, none[1] = { 0 };
+    apr_size_t rawlen;
+    json_object *res = NULL;
+    mpp_u256_from_u64(21000, gas);
+    if (sign_settlement(pay, t, nonce, price, gas, t->net->key_addr, none, 0, &raw, &rawlen)
+        || rpc(pay, t, "eth_sendRawTransaction",
+               arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, NULL) != MPP_OK)
+        drop_nonce(pay, t);
+}
+
+static int has_text(const char *s, const char *what)
+{
+    for (; s && *s; s++)
+        if (!strncasecmp(s, what, strlen(what))) return 1;
+    return 0;
+}
+
+/* Settle an authorization: the settle lock covers only taking a nonce and
+ * signing (no RPC, no disk), so settlements of many workers are recorded
+ * and broadcast side by side. The record (journaled, synced) comes before
+ * the broadcast, so a crash or timeout is resolved from the chain. */
 static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a)
 {
-    unsigned char data[292], gas[32], nonce[32], price[32], hash[32];
+    unsigned char data[292], gas[32], price[32], hash[32], *raw = NULL;
     json_object *res = NULL;
-    const char *reply_err = NULL;
-    mpp_evm_tx_t tx;
-    unsigned char *raw;
-    apr_size_t rawlen;
+    const char *reply_err = NULL, *key;
+    apr_size_t rawlen = 0;
+    apr_uint64_t nonce = 0;
     mpp_problem_t pr;
 
     if ((pr = simulate_auth(pay, t, a, data, gas)) != MPP_OK) return pr;
@@ -251,53 +345,46 @@ static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const aut
     if (quantity(res, NULL, price))
         return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas price");
 
-    /* one relayer nonce at a time across all workers: read, sign, broadcast */
-    if (pay->env->settle_lock(pay->env->baton))
-        return fail(pay, MPP_P_UNAVAILABLE, "the settlement lock is unavailable");
-    pr = rpc(pay, t, "eth_getTransactionCount",
-             arr(json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)),
-                 json_object_new_string("pending")), &res, NULL);
-    if (pr == MPP_OK && quantity(res, NULL, nonce)) pr = fail(pay, MPP_P_BAD_GATEWAY, "bad nonce from the chain node");
-    if (pr == MPP_OK) {
-        apr_uint64_t gp;
-        memset(&tx, 0, sizeof(tx));
-        mpp_u256_from_u64(t->net->chain_id, tx.chain_id);
-        memcpy(tx.nonce, nonce, 32);
-        /* fee cap: twice the current price (plus 1 gwei of tip), so a rising base fee still fits */
-        if (mpp_u256_to_u64(price, &gp) || gp > (apr_uint64_t)1 << 60) {
-            pr = fail(pay, MPP_P_BAD_GATEWAY, "gas price out of range");
-        }
-        else {
-            mpp_u256_from_u64(gp < 1000000000ULL ? gp : 1000000000ULL, tx.max_priority_fee);
-            mpp_u256_from_u64(2 * gp + 1000000000ULL, tx.max_fee);
-            memcpy(tx.gas, gas, 32);
-            memcpy(tx.to, t->token, 20);
-            tx.has_to = 1;
-            tx.data = data;
-            tx.data_len = sizeof(data);
-            if (mpp_evm_tx_sign(pay->p, &tx, t->net->key, &raw, &rawlen))
-                pr = fail(pay, MPP_P_INTERNAL, "cannot sign the settlement transaction");
-        }
-    }
-    if (pr == MPP_OK) {
+    key = nonce_key(pay, t);
+    for (int attempt = 1;; attempt++) {
+        if (pay->env->settle_lock(pay->env->baton))
+            return fail(pay, MPP_P_UNAVAILABLE, "the settlement lock is unavailable");
+        pr = next_nonce(pay, t, key, &nonce);
+        if (pr == MPP_OK && sign_settlement(pay, t, nonce, price, gas, t->token, data, sizeof(data), &raw, &rawlen))
+            pr = fail(pay, MPP_P_INTERNAL, "cannot sign the settlement transaction");
+        if (pr == MPP_OK) set_nonce(pay, key, nonce + 1);
+        pay->env->settle_unlock(pay->env->baton);
+        if (pr != MPP_OK) return pr;
+
         mpp_keccak256(raw, rawlen, hash);
-        /* our transaction's Transfer log must never pay for anything else
-         * (as a hash credential or an unlock): it is spent before it exists */
-        if (mpp_store_add(pay->env->store, apr_psprintf(pay->p, "evm:tx:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
-                                                        mpp_hex_encode(pay->p, hash, 32) + 2), NULL, 0, 0, 1) != MPP_STORE_OK
-            || pay->submitting(pay, hash))
-            pr = fail(pay, MPP_P_UNAVAILABLE, "the settlement cannot be recorded; nothing was sent");
-    }
-    if (pr == MPP_OK) {
+        if (pay->submitting(pay, hash)) {
+            fill_gap(pay, t, nonce, price);
+            return fail(pay, MPP_P_UNAVAILABLE, "the settlement cannot be recorded; nothing was sent");
+        }
+        reply_err = NULL;
         pr = rpc(pay, t, "eth_sendRawTransaction",
                  arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, &reply_err);
-        if (pr == MPP_P_BAD_GATEWAY) pay->pending = 1;   /* it may have reached the node */
-        else if (pr != MPP_OK) pr = fail(pay, pr, apr_pstrcat(pay->p, "the settlement was rejected: ", reply_err, NULL));
+        if (pr == MPP_P_BAD_GATEWAY) {
+            pay->pending = 1;   /* it may have reached the node */
+            drop_nonce(pay, t);
+            return pr;
+        }
+        if (pr == MPP_OK || has_text(reply_err, "already known") || has_text(reply_err, "known transaction"))
+            break;
+        if (has_text(reply_err, "nonce too low")) {
+            /* another server (or wallet) used the relayer key: ask the node, once more */
+            drop_nonce(pay, t);
+            if (attempt < 3) continue;
+            return fail(pay, MPP_P_UNAVAILABLE, "the relayer's nonce keeps moving; retry the same credential");
+        }
+        fill_gap(pay, t, nonce, price);
+        return fail(pay, pr, apr_pstrcat(pay->p, "the settlement was rejected: ", reply_err, NULL));
     }
-    pay->env->settle_unlock(pay->env->baton);
-    if (pr != MPP_OK) return pr;
     pay->reference = mpp_hex_encode(pay->p, hash, 32);
-    return await_receipt(pay, t, hash, a->from, 0);
+    pr = await_receipt(pay, t, hash, a->from, 0);
+    /* not mined in time: a lost nonce below ours may be holding it back */
+    if (pr != MPP_OK && pay->pending) drop_nonce(pay, t);
+    return pr;
 }
 
 /* ---- transaction (client-signed EIP-1559) ---- */

@@ -30,6 +30,8 @@ typedef struct {
     apr_uint64_t journal_bytes;
     apr_uint64_t journal_records;
     apr_uint64_t appended;         /* records appended since the last rewrite */
+    apr_uint64_t written;          /* journal records written (a sequence) */
+    apr_uint64_t synced;           /* ... of which all up to this one are on disk */
 } hdr_t;
 
 typedef struct {
@@ -161,7 +163,9 @@ static void unlock(shm_t *s)
 
 static int compact_locked(shm_t *s, const char **err);
 
-static int journal(shm_t *s, mpp_jrec_type_t type, const slot_t *sl, const char *key)
+/* Write one record (under the lock); *seq is what sync_to() must wait for
+ * once the lock is released. */
+static int journal(shm_t *s, mpp_jrec_type_t type, const slot_t *sl, const char *key, apr_uint64_t *seq)
 {
     mpp_jrec_t r;
     if (!s->journal) return 0;
@@ -171,9 +175,25 @@ static int journal(shm_t *s, mpp_jrec_type_t type, const slot_t *sl, const char 
     r.value = sl->val;
     r.vlen = type == MPP_JREC_DEL ? 0 : sl->vlen;
     r.expires = sl->expires;
-    if (mpp_journal_append(s->journal, &r)) return -1;
+    if (mpp_journal_write(s->journal, &r)) return -1;
     s->h->journal_records++;
     s->h->appended++;
+    *seq = __atomic_add_fetch(&s->h->written, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+/* Group commit, outside the lock: the caller's record is on disk when this
+ * returns 0. One fdatasync covers every record written before it started,
+ * by any process, so concurrent callers mostly find their work done. */
+static int sync_to(shm_t *s, apr_uint64_t seq)
+{
+    apr_uint64_t w, cur;
+    if (!seq || __atomic_load_n(&s->h->synced, __ATOMIC_SEQ_CST) >= seq) return 0;
+    w = __atomic_load_n(&s->h->written, __ATOMIC_SEQ_CST);
+    if (mpp_journal_sync(s->journal)) return -1;
+    cur = __atomic_load_n(&s->h->synced, __ATOMIC_SEQ_CST);
+    while (cur < w && !__atomic_compare_exchange_n(&s->h->synced, &cur, w, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
     return 0;
 }
 
@@ -280,6 +300,7 @@ static mpp_store_rc_t shm_add(mpp_store_t *st, const unsigned char id[32], const
     apr_uint32_t idx, *link;
     slot_t *sl;
     mpp_store_rc_t rc = MPP_STORE_OK;
+    apr_uint64_t seq = 0;
 
     if (vlen > MPP_STORE_VALUE_MAX) return MPP_STORE_ERROR;
     if (lock(s)) return MPP_STORE_ERROR;
@@ -292,7 +313,7 @@ static mpp_store_rc_t shm_add(mpp_store_t *st, const unsigned char id[32], const
         if (vlen) memcpy(sl->val, val, vlen);
         sl->expires = expires;
         if (durable) {
-            if (journal(s, MPP_JREC_ADD, sl, key)) {
+            if (journal(s, MPP_JREC_ADD, sl, key, &seq)) {
                 link = bucket(s, id);   /* just linked at the head */
                 unlink_slot(s, link, idx);
                 rc = MPP_STORE_ERROR;
@@ -301,7 +322,7 @@ static mpp_store_rc_t shm_add(mpp_store_t *st, const unsigned char id[32], const
         }
     }
     unlock(s);
-    return rc;
+    return rc == MPP_STORE_OK && sync_to(s, seq) ? MPP_STORE_ERROR : rc;
 }
 
 static mpp_store_rc_t shm_persist(mpp_store_t *st, const unsigned char id[32], const char *key)
@@ -309,14 +330,15 @@ static mpp_store_rc_t shm_persist(mpp_store_t *st, const unsigned char id[32], c
     shm_t *s = st->impl;
     apr_uint32_t idx;
     mpp_store_rc_t rc = MPP_STORE_OK;
+    apr_uint64_t seq = 0;
     if (lock(s)) return MPP_STORE_ERROR;
     if (!(idx = find(s, id, st->now(), NULL))) rc = MPP_STORE_NOT_FOUND;
     else if (!(s->slots[idx - 1].flags & F_DURABLE)) {
-        if (journal(s, MPP_JREC_ADD, &s->slots[idx - 1], key)) rc = MPP_STORE_ERROR;
+        if (journal(s, MPP_JREC_ADD, &s->slots[idx - 1], key, &seq)) rc = MPP_STORE_ERROR;
         else { s->slots[idx - 1].flags |= F_DURABLE; maybe_compact(s); }
     }
     unlock(s);
-    return rc;
+    return rc == MPP_STORE_OK && sync_to(s, seq) ? MPP_STORE_ERROR : rc;
 }
 
 static mpp_store_rc_t shm_get(mpp_store_t *st, const unsigned char id[32], void *val,
@@ -345,7 +367,8 @@ static mpp_store_rc_t shm_advance(mpp_store_t *st, const unsigned char id[32], c
     apr_time_t now = st->now();
     apr_uint32_t idx, *link = NULL;
     mpp_store_rc_t rc = MPP_STORE_OK;
-    slot_t *sl, old;
+    slot_t *sl, old = { 0 };   /* read back only when find() set link (and old) */
+    apr_uint64_t seq = 0;
 
     if (rlen > MPP_STORE_RECORD_MAX) return MPP_STORE_ERROR;
     if (lock(s)) return MPP_STORE_ERROR;
@@ -367,14 +390,14 @@ static mpp_store_rc_t shm_advance(mpp_store_t *st, const unsigned char id[32], c
     if (rlen) memcpy(sl->val + 32, rec, rlen);
     sl->vlen = (apr_uint16_t)(32 + rlen);
     sl->expires = expires;
-    if (journal(s, MPP_JREC_ADV, sl, key)) {
+    if (journal(s, MPP_JREC_ADV, sl, key, &seq)) {
         if (link) { apr_uint32_t next = sl->next; *sl = old; sl->next = next; }
         else unlink_slot(s, bucket(s, id), idx);
         rc = MPP_STORE_ERROR;
     }
     else maybe_compact(s);
     unlock(s);
-    return rc;
+    return rc == MPP_STORE_OK && sync_to(s, seq) ? MPP_STORE_ERROR : rc;
 }
 
 static mpp_store_rc_t shm_remove(mpp_store_t *st, const unsigned char id[32], const char *key)
@@ -382,14 +405,15 @@ static mpp_store_rc_t shm_remove(mpp_store_t *st, const unsigned char id[32], co
     shm_t *s = st->impl;
     apr_uint32_t idx, *link;
     mpp_store_rc_t rc = MPP_STORE_OK;
+    apr_uint64_t seq = 0;
     if (lock(s)) return MPP_STORE_ERROR;
     if (!(idx = find(s, id, st->now(), &link))) rc = MPP_STORE_NOT_FOUND;
-    else if ((s->slots[idx - 1].flags & F_DURABLE) && journal(s, MPP_JREC_DEL, &s->slots[idx - 1], key))
+    else if ((s->slots[idx - 1].flags & F_DURABLE) && journal(s, MPP_JREC_DEL, &s->slots[idx - 1], key, &seq))
         rc = MPP_STORE_ERROR;   /* still recorded: keep it */
     else
         unlink_slot(s, link, idx);
     unlock(s);
-    return rc;
+    return rc == MPP_STORE_OK && sync_to(s, seq) ? MPP_STORE_ERROR : rc;
 }
 
 static mpp_store_rc_t shm_incr(mpp_store_t *st, const unsigned char id[32], apr_time_t expires,
@@ -565,6 +589,8 @@ static int compact_locked(shm_t *s, const char **err)
             s->h->journal_gen++;
             s->h->journal_records = n;
             s->h->appended = 0;
+            /* the rewrite was synced whole: so is every record before it */
+            __atomic_store_n(&s->h->synced, __atomic_load_n(&s->h->written, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
             rv = 0;
         }
     }

@@ -698,3 +698,54 @@ def test_payment_required_header_for_x402_wallets(srv):
     }, doc
     assert len(doc["accepts"]) == 1, doc
 
+
+
+# ------------------------------------------------------------ relayer nonces
+
+def test_relayer_key_used_elsewhere_between_settlements_is_caught_up(srv, chain):
+    """The relayer's next nonce is kept in the store; when another server or
+    wallet uses the key, the node answers 'nonce too low' and the settlement
+    is signed again with the node's count: the payment still goes through."""
+    p = payer(chain, 4)
+    relayer = chain.info["relayer"]["address"]
+    first = mppx(srv, chain, "/paid/file.txt", p["privateKey"])
+    assert first["status"] == 200, first
+    # the same key, used outside this server (anvil's dev accounts are unlocked)
+    h = chain.send_transaction({"from": relayer, "to": relayer, "value": "0x0"})
+    assert chain.mined_receipt(h)["status"] == "0x1"
+    before = chain.nonce(relayer)
+    doc = mppx(srv, chain, "/paid/file.txt", p["privateKey"])
+    assert doc["status"] == 200, doc
+    rc = check_evm_receipt(doc, doc["decodedCredential"]["challenge"]["id"])
+    tx = chain.transaction(rc["reference"])
+    assert int(tx["nonce"], 16) == before, (tx["nonce"], before)
+    assert chain.nonce(relayer) == before + 1
+
+
+def test_the_relayers_own_settlement_is_never_a_hash_payment(srv, chain):
+    """The settlement transaction carries a Transfer from the payer to the
+    recipient for the price; presented as a hash credential for another
+    challenge, it is refused (the relayer pays only for what it settles)."""
+    p = payer(chain, 5)
+    doc = mppx(srv, chain, "/paid/file.txt", p["privateKey"])
+    assert doc["status"] == 200, doc
+    settlement = check_evm_receipt(doc, doc["decodedCredential"]["challenge"]["id"])["reference"]
+    c = fresh(srv)
+    cred = encode_credential({"challenge": echo_of(c), "source": doc["decodedCredential"]["source"],
+                              "payload": {"type": "hash", "hash": settlement}})
+    refused(srv, send(srv, "/paid/file.txt", cred), "verification-failed", "own settlement", used=[c["id"]])
+
+
+def test_many_concurrent_settlements_each_get_their_own_nonce(srv, chain):
+    """Settlements of many workers at once: every one is mined, with
+    consecutive relayer nonces and no gap."""
+    relayer = chain.info["relayer"]["address"]
+    start = chain.nonce(relayer, "pending")
+    keys = [payer(chain, i)["privateKey"] for i in range(6)]
+    docs = [mppx(srv, chain, "/paid/file.txt", k, credential_only=True) for k in keys * 2]
+    with concurrent.futures.ThreadPoolExecutor(len(docs)) as ex:
+        rs = list(ex.map(lambda d: send(srv, "/paid/file.txt", d["credential"]), docs))
+    assert all(r.status == 200 for r in rs), [r.status for r in rs]
+    nonces = sorted(int(chain.transaction(receipt(r, method="evm")["reference"])["nonce"], 16) for r in rs)
+    assert nonces == list(range(start, start + len(docs))), nonces
+    assert chain.nonce(relayer, "pending") == start + len(docs)
