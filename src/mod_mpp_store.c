@@ -139,8 +139,8 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00308) "MPPStore size= is too small");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = ap_global_mutex_create(&R->mutex, NULL, MPP_STORE_MUTEX, NULL, s, pp, 0)) != APR_SUCCESS
-        || (rv = ap_global_mutex_create(&R->settle, NULL, MPP_SETTLE_MUTEX, NULL, s, pp, 0)) != APR_SUCCESS)
+    if (ap_global_mutex_create(&R->mutex, NULL, MPP_STORE_MUTEX, NULL, s, pp, 0) != APR_SUCCESS
+        || ap_global_mutex_create(&R->settle, NULL, MPP_SETTLE_MUTEX, NULL, s, pp, 0) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR; /* core logged why */
     if (!(R->journal = mpp_journal_open(pp, dir, &err))) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPPLOGNO(00309) "%s", err);
@@ -167,7 +167,7 @@ int mpp_store_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
 int mpp_settle_lock(void)
 {
-    return R && R->settle && apr_global_mutex_lock(R->settle) == APR_SUCCESS ? 0 : -1;
+    return R && R->settle && mpp_global_mutex_lock(R->settle) == APR_SUCCESS ? 0 : -1;
 }
 
 void mpp_settle_unlock(void)

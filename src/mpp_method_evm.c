@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 
-#define POLL_USEC 100000   /* receipt polling interval */
+#define POLL_FIRST_USEC 20000   /* receipt polling: soon after the broadcast, */
+#define POLL_MAX_USEC 100000    /* then backing off to this */
 
 /* What a request asks for, as bytes. */
 typedef struct {
@@ -108,6 +109,7 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(t->net->timeout);
     const char *hx = mpp_hex_encode(pay->p, hash, 32);
+    useconds_t wait = POLL_FIRST_USEC;
     for (;;) {
         json_object *r = NULL, *bn = NULL;
         mpp_problem_t pr = rpc(pay, t, "eth_getTransactionReceipt",
@@ -143,7 +145,8 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
             return fail(pay, MPP_P_UNAVAILABLE,
                         "the payment is not confirmed yet; retry the same credential later");
         }
-        usleep(POLL_USEC);
+        usleep(wait);
+        wait = wait * 2 < POLL_MAX_USEC ? wait * 2 : POLL_MAX_USEC;
     }
 }
 
@@ -241,47 +244,65 @@ static mpp_problem_t simulate_auth(mpp_payment_t *pay, const terms_t *t, const a
 }
 
 /* The relayer's next nonce, kept in the store (memory only) so settlements
- * need no RPC for it; absent after a restart or a failure, it is read again
- * from the node's pending count. Called under the settle lock. */
+ * need no RPC for it and can broadcast outside the settle lock. Only the
+ * first settlement after a start reads the node's pending count; later the
+ * count moves forward only (a pending count read while our own signed
+ * transactions are still on their way would be behind them). */
 static const char *nonce_key(mpp_payment_t *pay, const terms_t *t)
 {
     return apr_psprintf(pay->p, "evm:relayer-nonce:%" APR_UINT64_T_FMT ":%s", t->net->chain_id,
                         mpp_hex_encode(pay->p, t->net->key_addr, 20) + 2);
 }
 
-static mpp_problem_t next_nonce(mpp_payment_t *pay, const terms_t *t, const char *key, apr_uint64_t *n)
+static mpp_problem_t pending_count(mpp_payment_t *pay, const terms_t *t, const char *tag, apr_uint64_t *n)
 {
-    unsigned char v[MPP_STORE_VALUE_MAX], q[32];
-    apr_size_t vlen = 0;
+    unsigned char q[32];
     json_object *res = NULL;
-    mpp_problem_t pr;
-    if (mpp_store_get(pay->env->store, key, v, &vlen, NULL) == MPP_STORE_OK && vlen == 8) {
-        memcpy(n, v, 8);
-        return MPP_OK;
-    }
-    pr = rpc(pay, t, "eth_getTransactionCount",
-             arr(json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)),
-                 json_object_new_string("pending")), &res, NULL);
+    mpp_problem_t pr = rpc(pay, t, "eth_getTransactionCount",
+                           arr(json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)),
+                               json_object_new_string(tag)), &res, NULL);
     if (pr != MPP_OK) return pr;
     if (quantity(res, NULL, q) || mpp_u256_to_u64(q, n))
         return fail(pay, MPP_P_BAD_GATEWAY, "bad nonce from the chain node");
     return MPP_OK;
 }
 
-static void set_nonce(mpp_payment_t *pay, const char *key, apr_uint64_t n)
+/* Under the settle lock. *known: the store had it. */
+static mpp_problem_t cached_nonce(mpp_payment_t *pay, const char *key, apr_uint64_t *n, int *known)
 {
-    mpp_store_remove(pay->env->store, key);
-    /* kept a day at most: an idle relayer reads the chain again */
-    mpp_store_add(pay->env->store, key, &n, 8, apr_time_now() + apr_time_from_sec(86400), 0);
+    unsigned char v[MPP_STORE_VALUE_MAX];
+    apr_size_t vlen = 0;
+    mpp_store_rc_t rc = mpp_store_get(pay->env->store, key, v, &vlen, NULL);
+    *known = rc == MPP_STORE_OK && vlen == 8;
+    if (*known) memcpy(n, v, 8);
+    else if (rc != MPP_STORE_NOT_FOUND && rc != MPP_STORE_OK)
+        return fail(pay, MPP_P_UNAVAILABLE, "the relayer's nonce cannot be read from the store");
+    return MPP_OK;
 }
 
-/* Forget the cached nonce: the next settlement asks the node, whose pending
- * count is the first nonce not in its pool (which fills any gap). */
-static void drop_nonce(mpp_payment_t *pay, const terms_t *t)
+static int set_nonce(mpp_payment_t *pay, const char *key, apr_uint64_t n)
 {
-    if (pay->env->settle_lock(pay->env->baton)) return;
-    mpp_store_remove(pay->env->store, nonce_key(pay, t));
-    pay->env->settle_unlock(pay->env->baton);
+    mpp_store_rc_t rc = mpp_store_remove(pay->env->store, key);
+    if (rc != MPP_STORE_OK && rc != MPP_STORE_NOT_FOUND) return -1;
+    /* an idle relayer reads the chain again after a day */
+    return mpp_store_add(pay->env->store, key, &n, 8, apr_time_now() + apr_time_from_sec(86400), 0)
+        == MPP_STORE_OK ? 0 : -1;
+}
+
+/* Take the next nonce (under the settle lock); forward: at least the node's
+ * pending count (after "nonce too low": another server or wallet used the key). */
+static mpp_problem_t take_nonce(mpp_payment_t *pay, const terms_t *t, const char *key, int forward,
+                                apr_uint64_t *n)
+{
+    apr_uint64_t node;
+    int known;
+    mpp_problem_t pr = cached_nonce(pay, key, n, &known);
+    if (pr != MPP_OK) return pr;
+    if (!known || forward) {
+        if ((pr = pending_count(pay, t, "pending", &node)) != MPP_OK) return pr;
+        if (!known || node > *n) *n = node;
+    }
+    return MPP_OK;
 }
 
 static int sign_settlement(mpp_payment_t *pay, const terms_t *t, apr_uint64_t nonce, const unsigned char price[32],
@@ -306,25 +327,57 @@ static int sign_settlement(mpp_payment_t *pay, const terms_t *t, apr_uint64_t no
 }
 
 /* A nonce taken but not used would hold back every later settlement: a
- * zero-value transaction to the relayer itself uses it. Failing that, the
- * node's pending count is read again next time. */
+ * zero-value transaction to the relayer itself uses it. (Sent for a nonce
+ * that is in use after all, the node refuses it as a replacement.) */
 static void fill_gap(mpp_payment_t *pay, const terms_t *t, apr_uint64_t nonce, const unsigned char price[32])
 {
     unsigned char gas[32], *raw, none[1] = { 0 };
     apr_size_t rawlen;
     json_object *res = NULL;
     mpp_u256_from_u64(21000, gas);
-    if (sign_settlement(pay, t, nonce, price, gas, t->net->key_addr, none, 0, &raw, &rawlen)
-        || rpc(pay, t, "eth_sendRawTransaction",
-               arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, NULL) != MPP_OK)
-        drop_nonce(pay, t);
+    if (!sign_settlement(pay, t, nonce, price, gas, t->net->key_addr, none, 0, &raw, &rawlen))
+        rpc(pay, t, "eth_sendRawTransaction",
+            arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, NULL);
 }
+
+/* Our transaction is not mined in time: if the node's mined count stopped
+ * below it and its pool has nothing at that nonce either (its pending count
+ * stops there too), a nonce was lost (a crash between taking and sending
+ * it): fill it. A transaction that is merely slow is never replaced. */
+static void heal(mpp_payment_t *pay, const terms_t *t, apr_uint64_t nonce, const unsigned char price[32])
+{
+    apr_uint64_t mined, pending;
+    if (pending_count(pay, t, "latest", &mined) == MPP_OK && mined < nonce
+        && pending_count(pay, t, "pending", &pending) == MPP_OK && pending == mined)
+        fill_gap(pay, t, mined, price);
+}
+
 
 static int has_text(const char *s, const char *what)
 {
     for (; s && *s; s++)
         if (!strncasecmp(s, what, strlen(what))) return 1;
     return 0;
+}
+
+/* The gas price, read at most every two seconds per process. */
+static mpp_problem_t gas_price(mpp_payment_t *pay, const terms_t *t, unsigned char price[32])
+{
+    mpp_network_t *net = (mpp_network_t *)t->net;   /* its run-time fields only */
+    apr_int64_t now = (apr_int64_t)apr_time_now(), at = __atomic_load_n(&net->gas_price_at, __ATOMIC_ACQUIRE);
+    apr_uint64_t gp;
+    json_object *res = NULL;
+    mpp_problem_t pr;
+    if (at && now - at < (apr_int64_t)apr_time_from_sec(2) && now >= at) {
+        mpp_u256_from_u64(__atomic_load_n(&net->gas_price, __ATOMIC_RELAXED), price);
+        return MPP_OK;
+    }
+    if ((pr = rpc(pay, t, "eth_gasPrice", NULL, &res, NULL)) != MPP_OK) return pr;
+    if (quantity(res, NULL, price) || mpp_u256_to_u64(price, &gp) || gp > (apr_uint64_t)1 << 60)
+        return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas price");
+    __atomic_store_n(&net->gas_price, gp, __ATOMIC_RELAXED);
+    __atomic_store_n(&net->gas_price_at, now, __ATOMIC_RELEASE);
+    return MPP_OK;
 }
 
 /* Settle an authorization: the settle lock covers only taking a nonce and
@@ -341,18 +394,17 @@ static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const aut
     mpp_problem_t pr;
 
     if ((pr = simulate_auth(pay, t, a, data, gas)) != MPP_OK) return pr;
-    if ((pr = rpc(pay, t, "eth_gasPrice", NULL, &res, NULL)) != MPP_OK) return pr;
-    if (quantity(res, NULL, price))
-        return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas price");
+    if ((pr = gas_price(pay, t, price)) != MPP_OK) return pr;
 
     key = nonce_key(pay, t);
     for (int attempt = 1;; attempt++) {
         if (pay->env->settle_lock(pay->env->baton))
             return fail(pay, MPP_P_UNAVAILABLE, "the settlement lock is unavailable");
-        pr = next_nonce(pay, t, key, &nonce);
+        pr = take_nonce(pay, t, key, attempt > 1, &nonce);
         if (pr == MPP_OK && sign_settlement(pay, t, nonce, price, gas, t->token, data, sizeof(data), &raw, &rawlen))
             pr = fail(pay, MPP_P_INTERNAL, "cannot sign the settlement transaction");
-        if (pr == MPP_OK) set_nonce(pay, key, nonce + 1);
+        if (pr == MPP_OK && set_nonce(pay, key, nonce + 1))
+            pr = fail(pay, MPP_P_UNAVAILABLE, "the relayer's nonce cannot be kept in the store");
         pay->env->settle_unlock(pay->env->baton);
         if (pr != MPP_OK) return pr;
 
@@ -366,14 +418,12 @@ static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const aut
                  arr(json_object_new_string(mpp_hex_encode(pay->p, raw, rawlen)), NULL), &res, &reply_err);
         if (pr == MPP_P_BAD_GATEWAY) {
             pay->pending = 1;   /* it may have reached the node */
-            drop_nonce(pay, t);
             return pr;
         }
         if (pr == MPP_OK || has_text(reply_err, "already known") || has_text(reply_err, "known transaction"))
             break;
         if (has_text(reply_err, "nonce too low")) {
             /* another server (or wallet) used the relayer key: ask the node, once more */
-            drop_nonce(pay, t);
             if (attempt < 3) continue;
             return fail(pay, MPP_P_UNAVAILABLE, "the relayer's nonce keeps moving; retry the same credential");
         }
@@ -383,7 +433,7 @@ static mpp_problem_t settle_auth(mpp_payment_t *pay, const terms_t *t, const aut
     pay->reference = mpp_hex_encode(pay->p, hash, 32);
     pr = await_receipt(pay, t, hash, a->from, 0);
     /* not mined in time: a lost nonce below ours may be holding it back */
-    if (pr != MPP_OK && pay->pending) drop_nonce(pay, t);
+    if (pr != MPP_OK && pay->pending) heal(pay, t, nonce, price);
     return pr;
 }
 

@@ -29,6 +29,9 @@ typedef struct {
     unsigned char key[32];         /* the relayer's private key (evm) */
     unsigned char key_addr[20];    /* its address */
     mpp_rpc_t rpc;                 /* endpoints and limits for JSON-RPC */
+    /* learnt at run time, per process (atomics: shared by its threads) */
+    apr_uint64_t gas_price;        /* the last eth_gasPrice (wei) and when it was read */
+    apr_int64_t gas_price_at;
 } mpp_network_t;
 
 typedef struct {

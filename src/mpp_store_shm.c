@@ -3,6 +3,8 @@
  * bucket comes from SipHash-2-4 with a key drawn at format time, values are
  * copied under the lock, expired entries are reclaimed, live ones never. */
 #include "mpp_store_shm.h"
+
+#include <errno.h>
 #include "mpp_crypto.h"
 
 #include <apr_strings.h>
@@ -146,9 +148,21 @@ int mpp_shm_store_format(void *mem, apr_size_t bytes)
 
 /* ---- locking and the journal ---- */
 
+apr_status_t mpp_global_mutex_lock(apr_global_mutex_t *m)
+{
+    apr_status_t rv;
+    /* fcntl locks (Debian's default "Mutex file:") see processes, not
+     * threads: a thread waiting on one mutex while another thread of its
+     * process holds the other can be told EDEADLK although nothing is
+     * deadlocked (the mutexes are always taken settle, then store) */
+    for (int i = 0; (rv = apr_global_mutex_lock(m)) == APR_FROM_OS_ERROR(EDEADLK) && i < 100000; i++)
+        apr_sleep(50);
+    return rv;
+}
+
 static int lock(shm_t *s)
 {
-    if (s->lock && apr_global_mutex_lock(s->lock) != APR_SUCCESS) return -1;
+    if (s->lock && mpp_global_mutex_lock(s->lock) != APR_SUCCESS) return -1;
     if (s->journal && mpp_journal_sync_gen(s->journal, s->h->journal_gen)) {
         if (s->lock) apr_global_mutex_unlock(s->lock);
         return -1;

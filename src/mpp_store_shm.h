@@ -33,4 +33,8 @@ int mpp_shm_store_compact(mpp_store_t *st, const char **err);
  * free list. 0, or -1 with *err (for tests and the store tool). */
 int mpp_shm_store_validate(mpp_store_t *st, const char **err);
 
+/* apr_global_mutex_lock, retried when a file lock reports a deadlock that
+ * only its per-process view sees. */
+apr_status_t mpp_global_mutex_lock(apr_global_mutex_t *m);
+
 #endif
