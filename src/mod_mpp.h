@@ -110,6 +110,8 @@ int mpp_gate_access(request_rec *r);
  * prepared (402 with challenges, or another problem). */
 int mpp_gate_require(request_rec *r, apr_array_header_t *offers);
 int mpp_gate_fixups(request_rec *r);
+/* What depends on an offer alone (its request, its x402 entry), once. */
+void mpp_gate_precompute(apr_pool_t *p, server_rec *s);
 void mpp_authz_register(apr_pool_t *p);
 int mpp_options_handler(request_rec *r);
 void mpp_insert_filters(request_rec *r);

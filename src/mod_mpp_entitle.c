@@ -47,8 +47,10 @@ const char *mpp_set_jwt_key(cmd_parms *cmd, void *dv, const char *args)
         else if (!strcmp(k, "iss")) ks->iss = v;
         else if (!strcmp(k, "aud")) ks->aud = v;
         else if (!strcmp(k, "leeway")) {
-            ks->leeway = atoi(v);
-            if (ks->leeway < 0 || ks->leeway > 300) return apr_psprintf(cmd->pool, "MPPJWTKey %s: leeway=%s (0..300)", ks->name, v);
+            char *end;
+            long lw = strtol(v, &end, 10);
+            if (!*v || *end || lw < 0 || lw > 300) return apr_psprintf(cmd->pool, "MPPJWTKey %s: leeway=%s (0..300)", ks->name, v);
+            ks->leeway = (int)lw;
         }
         else return apr_psprintf(cmd->pool, "MPPJWTKey %s: unknown parameter '%s'", ks->name, k);
     }

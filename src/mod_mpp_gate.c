@@ -38,6 +38,8 @@ static const char PAYMENT_HINT[] =
 typedef struct {
     const mpp_offer_t *offer;
     const char *request;          /* base64url(JCS(request)) */
+    const char *amount;           /* a tenant's amount and recipient, or NULL */
+    const char *recipient;
 } gate_offer_t;
 
 typedef struct {
@@ -96,7 +98,10 @@ static int resolve_offers(gate_t *g, mpp_dir_cfg_t *d, apr_array_header_t *names
         }
         go = apr_array_push(g->offers);
         go->offer = o;
-        go->request = mpp_jcs_b64url(r->pool, mpp_offer_request(r->pool, o, amount, recipient));
+        go->amount = amount;
+        go->recipient = recipient;
+        go->request = !amount && !recipient && o->request_b64 ? o->request_b64
+            : mpp_jcs_b64url(r->pool, mpp_offer_request(r->pool, o, amount, recipient));
     }
     return OK;
 }
@@ -106,24 +111,22 @@ static const char *offer_method(const gate_offer_t *go)
     return go->offer->asset->network->method->name;
 }
 
-/* x402 v2 requirements of an EVM offer that takes EIP-3009 authorizations,
- * or NULL: x402-only wallets learn the price from PAYMENT-REQUIRED. */
-static json_object *x402_accept(gate_t *g, const gate_offer_t *go)
+/* x402 v2 requirements (JCS text) of an EVM offer that takes EIP-3009
+ * authorizations at this amount and recipient, or NULL: x402-only wallets
+ * learn the price from PAYMENT-REQUIRED. */
+static const char *x402_accept(apr_pool_t *p, const mpp_offer_t *o, const char *amount, const char *recipient)
 {
-    const mpp_offer_t *o = go->offer;
     const mpp_asset_t *a = o->asset;
-    json_object *req, *acc, *extra;
-    const char *err;
+    json_object *acc, *extra;
+    const char *txt;
     int auth = !o->types;
     for (int i = 0; o->types && i < o->types->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(o->types, i, const char *), "authorization")) auth = 1;
     if (a->network->kind != MPP_NET_EVM || !auth || !a->eip712_name || !a->eip712_version)
         return NULL;
-    req = mpp_json_from_b64url(g->r->pool, go->request, 65536, 8, &err);
-    if (!req) return NULL;
     acc = json_object_new_object();
     extra = json_object_new_object();
-    json_object_object_add(acc, "amount", json_object_new_string(mpp_json_str(req, "amount")));
+    json_object_object_add(acc, "amount", json_object_new_string(amount ? amount : o->amount));
     json_object_object_add(acc, "asset", json_object_new_string(a->address));
     json_object_object_add(extra, "assetTransferMethod", json_object_new_string("eip3009"));
     json_object_object_add(extra, "name", json_object_new_string(a->eip712_name));
@@ -131,23 +134,35 @@ static json_object *x402_accept(gate_t *g, const gate_offer_t *go)
     json_object_object_add(acc, "extra", extra);
     json_object_object_add(acc, "maxTimeoutSeconds", json_object_new_int(o->expires));
     json_object_object_add(acc, "network", json_object_new_string(
-        apr_psprintf(g->r->pool, "eip155:%" APR_UINT64_T_FMT, a->network->chain_id)));
-    json_object_object_add(acc, "payTo", json_object_new_string(mpp_json_str(req, "recipient")));
+        apr_psprintf(p, "eip155:%" APR_UINT64_T_FMT, a->network->chain_id)));
+    json_object_object_add(acc, "payTo", json_object_new_string(recipient ? recipient : o->recipient));
     json_object_object_add(acc, "scheme", json_object_new_string("exact"));
-    return acc;
+    txt = mpp_jcs(p, acc);
+    json_object_put(acc);
+    return txt;
 }
 
-static void add_x402(gate_t *g, json_object *accepts)
+/* What depends on an offer alone is made once, at startup. */
+void mpp_gate_precompute(apr_pool_t *p, server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        mpp_srv_cfg_t *c = ap_get_module_config(v->module_config, &mpp_module);
+        for (apr_hash_index_t *hi = apr_hash_first(p, c->offers); hi; hi = apr_hash_next(hi)) {
+            mpp_offer_t *o = apr_hash_this_val(hi);
+            if (o->request_b64 || !o->asset) continue;
+            o->request_b64 = mpp_jcs_b64url(p, mpp_offer_request(p, o, NULL, NULL));
+            o->x402_accept = x402_accept(p, o, NULL, NULL);
+        }
+    }
+}
+
+/* PAYMENT-REQUIRED: the x402 answer, written directly (JCS member order). */
+static void add_x402(gate_t *g, const char *accepts)
 {
     request_rec *r = g->r;
-    json_object *o = mpp_json_pool_own(r->pool, json_object_new_object()), *res = json_object_new_object();
-    const char *txt;
-    json_object_object_add(o, "accepts", accepts);
-    json_object_object_add(o, "error", json_object_new_string("Payment required"));
-    json_object_object_add(res, "url", json_object_new_string(ap_construct_url(r->pool, r->uri, r)));
-    json_object_object_add(o, "resource", res);
-    json_object_object_add(o, "x402Version", json_object_new_int(2));
-    txt = mpp_jcs(r->pool, o);
+    const char *txt = apr_pstrcat(r->pool, "{\"accepts\":[", accepts, "],\"error\":\"Payment required\","
+                                  "\"resource\":{\"url\":", mpp_json_quote(r->pool, ap_construct_url(r->pool, r->uri, r)),
+                                  "},\"x402Version\":2}", NULL);
     apr_table_setn(r->err_headers_out, "PAYMENT-REQUIRED",
                    mpp_b64std_encode(r->pool, (const unsigned char *)txt, strlen(txt)));
 }
@@ -161,7 +176,7 @@ static const char *add_challenges(gate_t *g)
     int n = g->offers->nelts, *order = apr_palloc(r->pool, sizeof(int) * (apr_size_t)n), kept = -1;
     const char *accept = apr_table_get(r->headers_in, "Accept-Payment"), *first = NULL;
     const char *digest = g->has_body ? mpp_digest_format(r->pool, g->body_sha) : NULL;
-    json_object *accepts = NULL, *acc;
+    const char *accepts = NULL, *acc;
 
     if (accept) {
         const char **methods = apr_palloc(r->pool, sizeof(char *) * (apr_size_t)n);
@@ -197,10 +212,9 @@ static const char *add_challenges(gate_t *g)
         }
         apr_table_addn(r->err_headers_out, "WWW-Authenticate", hdr);
         if (!first) first = c.id;
-        if ((acc = x402_accept(g, go))) {
-            if (!accepts) accepts = json_object_new_array();
-            json_object_array_add(accepts, acc);
-        }
+        acc = !go->amount && !go->recipient ? go->offer->x402_accept
+            : x402_accept(r->pool, go->offer, go->amount, go->recipient);
+        if (acc) accepts = accepts ? apr_pstrcat(r->pool, accepts, ",", acc, NULL) : acc;
     }
     if (accepts) add_x402(g, accepts);
     return first;
@@ -976,7 +990,7 @@ static void require_answer(request_rec *r, request_rec *at)
                 apr_table_addn(keep, e->key, e->val);
         }
         r->err_headers_out = apr_table_overlay(r->pool, keep, gate);
-        r->status = atoi(deny);
+        r->status = (int)apr_atoi64(deny);
         r->status_line = NULL;
         apr_table_setn(r->notes, NOTE_PROBLEM, "1");
         if (apr_table_get(at->notes, NOTE_PAYWALL)) apr_table_setn(r->notes, NOTE_PAYWALL, "1");

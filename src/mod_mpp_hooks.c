@@ -179,6 +179,7 @@ int mpp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
     if ((rv = mpp_discovery_build(pconf, s)) != OK)
         return rv;
     mpp_stats_post_config(pconf, s);
+    mpp_gate_precompute(pconf, s);
     /* no offer, nothing to charge: no state to keep either */
     return charging ? mpp_store_post_config(pconf, ptemp, s) : OK;
 }

@@ -198,12 +198,12 @@ static apr_size_t esc_into(char *out, const char *s)
             else lit = s + i;
         }
         if (!ent) {
-            if (out) memcpy(out + o, lit, len);
+            if (out) memcpy(out + o, lit, len);   // NOLINT(bugprone-not-null-terminated-result): esc() terminates the buffer
             o += len;
         }
         else {
             apr_size_t el = strlen(ent);
-            if (out) memcpy(out + o, ent, el);
+            if (out) memcpy(out + o, ent, el);   // NOLINT(bugprone-not-null-terminated-result): esc() terminates the buffer
             o += el;
         }
         i += len;

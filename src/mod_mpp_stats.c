@@ -139,7 +139,8 @@ int mpp_stats_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
 
     if (!shm) {
-        shm = ap_retained_data_create(KEY, sizeof(*shm));
+        /* the retained block holds one apr_shm_t pointer */
+        shm = ap_retained_data_create(KEY, sizeof(*shm));   // NOLINT(bugprone-sizeof-expression)
         /* anonymous, in the process pool: every generation of children inherits it */
         if ((rv = apr_shm_create(shm, sizeof(stats_t), NULL, s->process->pool)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, MPPLOGNO(01001) "no shared memory for counters; "

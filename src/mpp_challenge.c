@@ -29,22 +29,27 @@ char *mpp_challenge_compute_id(apr_pool_t *p, const unsigned char *key, apr_size
 
 /* ---- formatting ---- */
 
-static int put_quoted(apr_array_header_t *b, const char *v)
+/* Write v as an auth-param quoted-string at *q (room for 6 bytes per input
+ * byte and the quotes): non-ASCII as backslash-u escapes (mppx reads
+ * those), quote and backslash escaped; controls and invalid UTF-8 refused. */
+static int put_quoted(char **q, const char *v)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)v;
+    char *o = *q;
+    apr_size_t len = strlen(v);
 
-    if (!mpp_utf8_valid(s, strlen(v)))
+    if (!mpp_utf8_valid(s, len))
         return -1;
-    *(char *)apr_array_push(b) = '"';
+    *o++ = '"';
     while (*s) {
         unsigned cp;
         if (*s < 0x80) {
             if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
                 return -1;
             if (*s == '"' || *s == '\\')
-                *(char *)apr_array_push(b) = '\\';
-            *(char *)apr_array_push(b) = (char)*s++;
+                *o++ = '\\';
+            *o++ = (char)*s++;
             continue;
         }
         if (*s < 0xe0) { cp = ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu); s += 2; }
@@ -59,23 +64,23 @@ static int put_quoted(apr_array_header_t *b, const char *v)
                 u = k == 0 ? 0xd800 + ((cp - 0x10000) >> 10) : 0xdc00 + ((cp - 0x10000) & 0x3ff);
             else if (k == 1)
                 break;
-            char esc[6] = { '\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15],
-                            hex[(u >> 4) & 15], hex[u & 15] };
-            for (int i = 0; i < 6; i++)
-                *(char *)apr_array_push(b) = esc[i];
+            *o++ = '\\'; *o++ = 'u';
+            *o++ = hex[(u >> 12) & 15]; *o++ = hex[(u >> 8) & 15]; *o++ = hex[(u >> 4) & 15]; *o++ = hex[u & 15];
         }
     }
-    *(char *)apr_array_push(b) = '"';
+    *o++ = '"';
+    *q = o;
     return 0;
 }
 
 char *mpp_challenge_format(apr_pool_t *p, const mpp_challenge_t *c, const char **err)
 {
-    const char *names[] = { "id", "realm", "method", "intent", "request",
-                            "description", "digest", "expires", "opaque" };
+    static const char *const names[] = { "id", "realm", "method", "intent", "request",
+                                         "description", "digest", "expires", "opaque" };
     const char *vals[] = { c->id, c->realm, c->method, c->intent, c->request,
                            c->description, c->digest, c->expires, c->opaque };
-    apr_array_header_t *b = apr_array_make(p, 512, 1);
+    apr_size_t room = sizeof("Payment ");
+    char *out, *q;
     int first = 1;
 
     if (!c->id || !*c->id || !c->realm || !c->method || !*c->method
@@ -83,27 +88,29 @@ char *mpp_challenge_format(apr_pool_t *p, const mpp_challenge_t *c, const char *
         *err = "challenge lacks a required parameter";
         return NULL;
     }
-    for (const char *s = "Payment "; *s; s++)
-        *(char *)apr_array_push(b) = *s;
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (vals[i]) room += strlen(names[i]) + 5 + 6 * strlen(vals[i]);
+    q = out = apr_palloc(p, room);
+    memcpy(q, "Payment ", 8);
+    q += 8;
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        apr_size_t n;
         if (!vals[i])
             continue;
-        if (!first) {
-            *(char *)apr_array_push(b) = ',';
-            *(char *)apr_array_push(b) = ' ';
-        }
+        if (!first) { *q++ = ','; *q++ = ' '; }
         first = 0;
-        for (const char *s = names[i]; *s; s++)
-            *(char *)apr_array_push(b) = *s;
-        *(char *)apr_array_push(b) = '=';
-        if (put_quoted(b, vals[i])) {
+        n = strlen(names[i]);
+        memcpy(q, names[i], n);
+        q += n;
+        *q++ = '=';
+        if (put_quoted(&q, vals[i])) {
             *err = apr_psprintf(p, "challenge parameter %s holds a control character or invalid UTF-8",
                                 names[i]);
             return NULL;
         }
     }
-    *(char *)apr_array_push(b) = '\0';
-    return b->elts;
+    *q = '\0';
+    return out;
 }
 
 /* ---- parsing (RFC 9110 auth-params, with mppx's \uXXXX extension) ---- */

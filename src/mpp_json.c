@@ -336,7 +336,7 @@ char *mpp_json_number_es(apr_pool_t *p, double d)
         if (*q >= '0' && *q <= '9') digits[k++] = *q;
     while (k > 1 && digits[k - 1] == '0') k--;
     digits[k] = '\0';
-    n = atoi(e + 1) + 1;
+    n = (int)strtol(e + 1, NULL, 10) + 1;
     out = apr_palloc(p, 48);
     q = out;
     if (neg) *q++ = '-';
@@ -347,6 +347,8 @@ char *mpp_json_number_es(apr_pool_t *p, double d)
     else if (0 < n && n <= 21) {
         memcpy(q, digits, (size_t)n); q += n;
         *q++ = '.';
+        /* here n < k <= 17: digits + n is inside digits */
+        // cppcheck-suppress pointerOutOfBoundsCond
         memcpy(q, digits + n, (size_t)(k - n)); q += k - n;
     }
     else if (-6 < n && n <= 0) {
@@ -363,14 +365,51 @@ char *mpp_json_number_es(apr_pool_t *p, double d)
     return out;
 }
 
-static void jcs_string(apr_pool_t *p, apr_array_header_t *b, const char *s, apr_size_t len)
+/* The JCS writer appends runs of bytes to a pool buffer that doubles. */
+typedef struct {
+    apr_pool_t *p;
+    char *d;
+    apr_size_t n, cap;
+} sb_t;
+
+static void sb_need(sb_t *b, apr_size_t more)
+{
+    apr_size_t cap = b->cap ? b->cap : 256;
+    char *d;
+    if (b->n + more + 1 <= b->cap) return;
+    while (cap < b->n + more + 1) cap *= 2;
+    d = apr_palloc(b->p, cap);
+    if (b->n) memcpy(d, b->d, b->n);
+    b->d = d;
+    b->cap = cap;
+}
+
+static void sb_put(sb_t *b, const char *s, apr_size_t n)
+{
+    sb_need(b, n);
+    memcpy(b->d + b->n, s, n);
+    b->n += n;
+}
+
+static void sb_putc(sb_t *b, char c)
+{
+    sb_need(b, 1);
+    b->d[b->n++] = c;
+}
+
+/* A string as JSON.stringify writes it (what JCS asks for). */
+static void jcs_string(sb_t *b, const char *s, apr_size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    *(char *)apr_array_push(b) = '"';
+    apr_size_t run = 0;
+    sb_need(b, len + 2);
+    sb_putc(b, '"');
     for (apr_size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
+        char u[6];
+        const char *esc;
+        apr_size_t elen = 2;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
         switch (c) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
@@ -380,30 +419,26 @@ static void jcs_string(apr_pool_t *p, apr_array_header_t *b, const char *s, apr_
         case '\r': esc = "\\r"; break;
         case '\t': esc = "\\t"; break;
         default:
-            if (c < 0x20) {
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
-                esc = u;
-            }
+            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0'; u[4] = hex[c >> 4]; u[5] = hex[c & 15];
+            esc = u;
+            elen = 6;
         }
-        if (esc) {
-            for (; *esc; esc++) *(char *)apr_array_push(b) = *esc;
-        }
-        else {
-            *(char *)apr_array_push(b) = (char)c;
-        }
+        sb_put(b, s + run, i - run);
+        sb_put(b, esc, elen);
+        run = i + 1;
     }
-    *(char *)apr_array_push(b) = '"';
-    (void)p;
+    sb_put(b, s + run, len - run);
+    sb_putc(b, '"');
 }
 
-static void jcs_puts(apr_array_header_t *b, const char *s)
+static void jcs_puts(sb_t *b, const char *s)
 {
-    for (; *s; s++) *(char *)apr_array_push(b) = *s;
+    sb_put(b, s, strlen(s));
 }
 
-static void jcs_value(apr_pool_t *p, apr_array_header_t *b, json_object *o)
+static void jcs_value(sb_t *b, json_object *o)
 {
+    char num[32];
     switch (json_object_get_type(o)) {
     case json_type_null:
         jcs_puts(b, "null");
@@ -412,39 +447,40 @@ static void jcs_value(apr_pool_t *p, apr_array_header_t *b, json_object *o)
         jcs_puts(b, json_object_get_boolean(o) ? "true" : "false");
         break;
     case json_type_int:
-        jcs_puts(b, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_object_get_int64(o)));
+        snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, (apr_int64_t)json_object_get_int64(o));
+        jcs_puts(b, num);
         break;
     case json_type_double:
-        jcs_puts(b, mpp_json_number_es(p, json_object_get_double(o)));
+        jcs_puts(b, mpp_json_number_es(b->p, json_object_get_double(o)));
         break;
     case json_type_string:
-        jcs_string(p, b, json_object_get_string(o), (apr_size_t)json_object_get_string_len(o));
+        jcs_string(b, json_object_get_string(o), (apr_size_t)json_object_get_string_len(o));
         break;
     case json_type_array: {
         size_t n = json_object_array_length(o);
-        *(char *)apr_array_push(b) = '[';
+        sb_putc(b, '[');
         for (size_t i = 0; i < n; i++) {
-            if (i) *(char *)apr_array_push(b) = ',';
-            jcs_value(p, b, json_object_array_get_idx(o, i));
+            if (i) sb_putc(b, ',');
+            jcs_value(b, json_object_array_get_idx(o, i));
         }
-        *(char *)apr_array_push(b) = ']';
+        sb_putc(b, ']');
         break;
     }
     case json_type_object: {
         int n = json_object_object_length(o), i = 0;
-        const char **keys = apr_palloc(p, sizeof(char *) * (apr_size_t)(n ? n : 1));
+        const char *few[16], **keys = n <= 16 ? few : apr_palloc(b->p, sizeof(char *) * (apr_size_t)n);
         json_object_object_foreach(o, k, v) { (void)v; keys[i++] = k; }
         qsort(keys, (size_t)n, sizeof(char *), u16_cmp);
-        *(char *)apr_array_push(b) = '{';
+        sb_putc(b, '{');
         for (i = 0; i < n; i++) {
             json_object *mv = NULL;
-            if (i) *(char *)apr_array_push(b) = ',';
-            jcs_string(p, b, keys[i], strlen(keys[i]));
-            *(char *)apr_array_push(b) = ':';
+            if (i) sb_putc(b, ',');
+            jcs_string(b, keys[i], strlen(keys[i]));
+            sb_putc(b, ':');
             json_object_object_get_ex(o, keys[i], &mv);
-            jcs_value(p, b, mv);
+            jcs_value(b, mv);
         }
-        *(char *)apr_array_push(b) = '}';
+        sb_putc(b, '}');
         break;
     }
     }
@@ -452,10 +488,19 @@ static void jcs_value(apr_pool_t *p, apr_array_header_t *b, json_object *o)
 
 char *mpp_jcs(apr_pool_t *p, json_object *o)
 {
-    apr_array_header_t *b = apr_array_make(p, 256, 1);
-    jcs_value(p, b, o);
-    *(char *)apr_array_push(b) = '\0';
-    return b->elts;
+    sb_t b = { p, NULL, 0, 0 };
+    jcs_value(&b, o);
+    sb_need(&b, 0);
+    b.d[b.n] = '\0';
+    return b.d;
+}
+
+char *mpp_json_quote(apr_pool_t *p, const char *s)
+{
+    sb_t b = { p, NULL, 0, 0 };
+    jcs_string(&b, s, strlen(s));
+    b.d[b.n] = '\0';
+    return b.d;
 }
 
 char *mpp_jcs_b64url(apr_pool_t *p, json_object *o)

@@ -18,6 +18,8 @@ json_object *mpp_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
 /* JCS serialisation: sorted keys (UTF-16 code units), no whitespace,
  * ECMAScript number form, minimal string escaping. */
 char *mpp_jcs(apr_pool_t *p, json_object *o);
+/* A string as JCS writes it, quotes included (to build JCS text by hand). */
+char *mpp_json_quote(apr_pool_t *p, const char *s);
 
 /* base64url(JCS(o)): the form of the `request` and `opaque` auth-params. */
 char *mpp_jcs_b64url(apr_pool_t *p, json_object *o);

@@ -66,7 +66,7 @@ const char *mpp_network_parse(apr_pool_t *p, mpp_network_t *n, apr_array_header_
     n->timeout = 5;
     for (int i = 2; i < w->nelts; i++) {
         const char *k, *v, *e = NULL;
-        apr_uint64_t u;
+        apr_uint64_t u = 0;
         if (mpp_args_kv(p, WORD(w, i), &k, &v))
             return apr_psprintf(p, "'%s' is not key=value", WORD(w, i));
         if (!strcmp(k, "rpc")) {
@@ -130,7 +130,7 @@ const char *mpp_asset_parse(apr_pool_t *p, mpp_asset_t *a, apr_array_header_t *w
     if (!is_name(a->name)) return apr_psprintf(p, "invalid asset name '%s'", a->name);
     for (int i = 1; i < w->nelts; i++) {
         const char *k, *v, *e;
-        apr_uint64_t u;
+        apr_uint64_t u = 0;
         if (mpp_args_kv(p, WORD(w, i), &k, &v))
             return apr_psprintf(p, "'%s' is not key=value", WORD(w, i));
         if (!strcmp(k, "network")) a->network_name = v;
@@ -189,7 +189,7 @@ const char *mpp_offer_parse(apr_pool_t *p, mpp_offer_t *o, apr_array_header_t *w
     o->expires = 300;
     for (int i = 1; i < w->nelts; i++) {
         const char *k, *v, *e;
-        apr_uint64_t u;
+        apr_uint64_t u = 0;
         if (mpp_args_kv(p, WORD(w, i), &k, &v))
             return apr_psprintf(p, "'%s' is not key=value", WORD(w, i));
         if (!strcmp(k, "asset")) o->asset_name = v;

@@ -60,6 +60,9 @@ typedef struct mpp_offer_t {
     const char *tenant_min_units;  /* base units (after resolve) */
     const char *tenant_max_units;
     int tenant_recipient;
+    /* made at startup, for requests at the offer's own price and recipient */
+    const char *request_b64;       /* base64url(JCS(request)) */
+    const char *x402_accept;       /* JCS of its x402 "accepts" entry, or NULL */
 } mpp_offer_t;
 
 /* Each parser takes the words after the directive name (words[0] = name) and

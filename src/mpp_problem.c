@@ -60,14 +60,13 @@ int mpp_problem_status(mpp_problem_t t)
 char *mpp_problem_json(apr_pool_t *p, mpp_problem_t t, const char *detail,
                        const char *hint, const char *challenge_id)
 {
-    json_object *o = mpp_json_pool_own(p, json_object_new_object());
-    json_object_object_add(o, "type", json_object_new_string(mpp_problem_type(t)));
-    json_object_object_add(o, "title", json_object_new_string(mpp_problem_title(t)));
-    json_object_object_add(o, "status", json_object_new_int(mpp_problem_status(t)));
-    json_object_object_add(o, "detail", json_object_new_string(detail ? detail : mpp_problem_title(t)));
-    if (hint)
-        json_object_object_add(o, "hint", json_object_new_string(hint));
-    if (challenge_id)
-        json_object_object_add(o, "challengeId", json_object_new_string(challenge_id));
-    return mpp_jcs(p, o);
+    /* JCS, written directly: the members in their sorted order */
+    return apr_pstrcat(p, "{",
+                       challenge_id ? "\"challengeId\":" : "", challenge_id ? mpp_json_quote(p, challenge_id) : "",
+                       challenge_id ? "," : "",
+                       "\"detail\":", mpp_json_quote(p, detail ? detail : mpp_problem_title(t)), ",",
+                       hint ? "\"hint\":" : "", hint ? mpp_json_quote(p, hint) : "", hint ? "," : "",
+                       "\"status\":", apr_itoa(p, mpp_problem_status(t)), ",",
+                       "\"title\":", mpp_json_quote(p, mpp_problem_title(t)), ",",
+                       "\"type\":", mpp_json_quote(p, mpp_problem_type(t)), "}", NULL);
 }

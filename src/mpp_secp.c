@@ -11,7 +11,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void make_ctx(void)
 {
+#ifdef SECP256K1_CONTEXT_NONE
+    ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);   /* 0.2+: one context does everything */
+#else
     ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+#endif
 }
 
 static secp256k1_context *get_ctx(void)

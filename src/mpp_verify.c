@@ -12,12 +12,13 @@
 char *mpp_opaque_for_scope(apr_pool_t *p, const char *scope)
 {
     unsigned char nonce[16];
-    json_object *o = mpp_json_pool_own(p, json_object_new_object());
+    const char *txt;
     if (mpp_random(nonce, sizeof(nonce)))
         return NULL;
-    json_object_object_add(o, "nonce", json_object_new_string(mpp_b64url_encode(p, nonce, sizeof(nonce))));
-    json_object_object_add(o, "scope", json_object_new_string(scope));
-    return mpp_jcs_b64url(p, o);
+    /* JCS of {"nonce": ..., "scope": ...}, written directly (keys in order) */
+    txt = apr_pstrcat(p, "{\"nonce\":\"", mpp_b64url_encode(p, nonce, sizeof(nonce)), "\",\"scope\":",
+                      mpp_json_quote(p, scope), "}", NULL);
+    return mpp_b64url_encode(p, (const unsigned char *)txt, strlen(txt));
 }
 
 /* The echoed request re-canonicalised (clients that re-encode stay valid). */
