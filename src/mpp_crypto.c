@@ -8,37 +8,49 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-/* HMAC-SHA256 with the key's inner and outer states computed once per
- * thread and key (challenge ids use one or two keys, millions of times):
- * a message then costs two copies and two short digests. */
+/* HMAC-SHA256 with each key's inner and outer states computed once per
+ * thread (challenge ids and HS256 tokens use a few keys, millions of
+ * times): a message then costs two copies and two short digests. */
 #define HMAC_KEY_MAX 128
-static _Thread_local struct {
+#define HMAC_KEYS 4
+typedef struct {
     unsigned char key[HMAC_KEY_MAX];
     apr_size_t keylen;
-    EVP_MD_CTX *in, *out, *work;
+    EVP_MD_CTX *in, *out;
     int ready;
+} hkey_t;
+static _Thread_local struct {
+    hkey_t k[HMAC_KEYS];
+    EVP_MD_CTX *work;
+    unsigned next;
 } hc;
 
-static int hmac_setup(const unsigned char *key, apr_size_t keylen)
+static hkey_t *hmac_key(const unsigned char *key, apr_size_t keylen)
 {
     unsigned char k[64] = { 0 }, pad[64];
     unsigned int klen = 0;
-    if (!hc.in && !(hc.in = EVP_MD_CTX_new())) return -1;
-    if (!hc.out && !(hc.out = EVP_MD_CTX_new())) return -1;
-    if (!hc.work && !(hc.work = EVP_MD_CTX_new())) return -1;
-    hc.ready = 0;
+    hkey_t *h;
+    for (int i = 0; i < HMAC_KEYS; i++)
+        if (hc.k[i].ready && hc.k[i].keylen == keylen && !memcmp(hc.k[i].key, key, keylen)) return &hc.k[i];
+    h = &hc.k[hc.next++ % HMAC_KEYS];
+    h->ready = 0;
+    if (!hc.work && !(hc.work = EVP_MD_CTX_new())) return NULL;
+    if (!h->in && !(h->in = EVP_MD_CTX_new())) return NULL;
+    if (!h->out && !(h->out = EVP_MD_CTX_new())) return NULL;
     if (keylen > 64) {
-        if (EVP_Digest(key, keylen, k, &klen, EVP_sha256(), NULL) != 1) return -1;
+        if (EVP_Digest(key, keylen, k, &klen, EVP_sha256(), NULL) != 1) return NULL;
     }
     else memcpy(k, key, keylen);
     for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
-    if (EVP_DigestInit_ex(hc.in, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(hc.in, pad, 64) != 1) return -1;
+    if (EVP_DigestInit_ex(h->in, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(h->in, pad, 64) != 1) return NULL;
     for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
-    if (EVP_DigestInit_ex(hc.out, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(hc.out, pad, 64) != 1) return -1;
-    memcpy(hc.key, key, keylen);
-    hc.keylen = keylen;
-    hc.ready = 1;
-    return 0;
+    if (EVP_DigestInit_ex(h->out, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(h->out, pad, 64) != 1) return NULL;
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    memcpy(h->key, key, keylen);
+    h->keylen = keylen;
+    h->ready = 1;
+    return h;
 }
 
 void mpp_hmac_sha256(const unsigned char *key, apr_size_t keylen,
@@ -46,11 +58,10 @@ void mpp_hmac_sha256(const unsigned char *key, apr_size_t keylen,
 {
     unsigned int olen = 32;
     unsigned char inner[32];
-    if (keylen <= HMAC_KEY_MAX && keylen > 0
-        && ((hc.ready && hc.keylen == keylen && !memcmp(hc.key, key, keylen)) || !hmac_setup(key, keylen))
-        && EVP_MD_CTX_copy_ex(hc.work, hc.in) == 1 && EVP_DigestUpdate(hc.work, msg, len) == 1
+    hkey_t *h = keylen <= HMAC_KEY_MAX && keylen > 0 ? hmac_key(key, keylen) : NULL;
+    if (h && EVP_MD_CTX_copy_ex(hc.work, h->in) == 1 && EVP_DigestUpdate(hc.work, msg, len) == 1
         && EVP_DigestFinal_ex(hc.work, inner, &olen) == 1
-        && EVP_MD_CTX_copy_ex(hc.work, hc.out) == 1 && EVP_DigestUpdate(hc.work, inner, 32) == 1
+        && EVP_MD_CTX_copy_ex(hc.work, h->out) == 1 && EVP_DigestUpdate(hc.work, inner, 32) == 1
         && EVP_DigestFinal_ex(hc.work, out, &olen) == 1)
         return;
     HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &olen);

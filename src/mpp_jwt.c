@@ -1,4 +1,5 @@
 #include "mpp_jwt.h"
+#include "mpp_crypto.h"
 #include "mpp_b64.h"
 #include "mpp_json.h"
 
@@ -219,7 +220,11 @@ static int verify_sig(const mpp_jwt_key_t *k, const unsigned char *msg, apr_size
     if (is_hmac(k->alg)) {
         unsigned char mac[64];
         unsigned int n = 0;
-        if (!HMAC(hmac_md(k->alg), k->secret, (int)k->secret_len, msg, mlen, mac, &n)) return 0;
+        if (k->alg == MPP_JWT_HS256) {   /* the common case, with the key's states kept per thread */
+            mpp_hmac_sha256(k->secret, k->secret_len, msg, mlen, mac);
+            n = 32;
+        }
+        else if (!HMAC(hmac_md(k->alg), k->secret, (int)k->secret_len, msg, mlen, mac, &n)) return 0;
         return slen == n && CRYPTO_memcmp(mac, sig, n) == 0;
     }
     {

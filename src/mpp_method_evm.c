@@ -21,7 +21,7 @@
 
 
 #define POLL_FIRST_USEC 20000   /* receipt polling: soon after the broadcast, */
-#define POLL_MAX_USEC 100000    /* then backing off to this */
+#define POLL_MAX_USEC 250000    /* then backing off to this */
 
 /* What a request asks for, as bytes. */
 typedef struct {

@@ -26,6 +26,11 @@
 #include "mpp_time.h"
 #include "mpp_verify.h"
 
+#include "mpp_u256.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "tests.h"
 
 /* ------------------------------------------------------------------ */
@@ -484,6 +489,45 @@ START_TEST(jcs_b64url_form)
 }
 END_TEST
 
+/* The per-thread key cache gives what one-shot HMAC gives, for more keys
+ * than it keeps (evictions), keys longer than a block, and the empty key. */
+START_TEST(hmac_cache_matches_one_shot)
+{
+    unsigned char keys[6][100], msg[300], a[32], b[32];
+    apr_size_t lens[6] = { 32, 48, 64, 65, 100, 1 };
+    unsigned int n = 32;
+    for (int k = 0; k < 6; k++)
+        for (apr_size_t i = 0; i < lens[k]; i++) keys[k][i] = (unsigned char)(k * 31 + i);
+    for (apr_size_t i = 0; i < sizeof(msg); i++) msg[i] = (unsigned char)(i * 7);
+    for (int round = 0; round < 50; round++) {
+        int k = (round * 5) % 6;
+        apr_size_t len = (apr_size_t)(round * 13) % sizeof(msg);
+        mpp_hmac_sha256(keys[k], lens[k], msg, len, a);
+        HMAC(EVP_sha256(), keys[k], (int)lens[k], msg, len, b, &n);
+        ck_assert_mem_eq(a, b, 32);
+    }
+    /* RFC 4231 test case 2 */
+    mpp_hmac_sha256((const unsigned char *)"Jefe", 4, (const unsigned char *)"what do ya want for nothing?", 28, a);
+    ck_assert_str_eq(mpp_hex_encode(tp, a, 32) + 2,
+                     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+END_TEST
+
+/* The JCS writer's hand-built siblings (problem bodies, opaque values) are
+ * the JCS of the same objects. */
+START_TEST(hand_built_json_is_jcs)
+{
+    const char *detail = "a \"quoted\" \\ detail\n\x01 \xc3\xa9";
+    char *body = mpp_problem_json(tp, MPP_P_VERIFICATION_FAILED, detail, "hint", "cid");
+    json_object *o = J(body);
+    ck_assert_str_eq(mpp_jcs(tp, o), body);
+    ck_assert_str_eq(mpp_json_str(o, "detail"), detail);
+    body = mpp_problem_json(tp, MPP_P_PAYMENT_REQUIRED, NULL, NULL, NULL);
+    ck_assert_str_eq(mpp_jcs(tp, J(body)), body);
+    ck_assert_str_eq(mpp_json_quote(tp, "\x7f\x1f\"\\/"), "\"\x7f\\u001f\\\"\\\\/\"");
+}
+END_TEST
+
 Suite *suite_json(void)
 {
     Suite *s = suite_create("json");
@@ -498,6 +542,8 @@ Suite *suite_json(void)
     tc = tcase("jcs");
     tcase_add_test(tc, jcs_key_order_utf16);
     tcase_add_test(tc, jcs_string_escaping);
+    tcase_add_test(tc, hmac_cache_matches_one_shot);
+    tcase_add_test(tc, hand_built_json_is_jcs);
     tcase_add_test(tc, jcs_html_raw);
     tcase_add_test(tc, jcs_numbers);
     tcase_add_test(tc, jcs_number_es_direct);
