@@ -7,7 +7,7 @@ MPP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MPP_DEB_PACKAGES="build-essential autoconf automake libtool pkg-config
   apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libjson-c-dev
   libcurl4-openssl-dev libsecp256k1-dev nettle-dev check python3 python3-pytest python3-jwt
-  python3-cryptography curl ca-certificates openssl chromium chromium-driver python3-selenium dpkg-dev debhelper fakeroot lintian rpm"
+  python3-cryptography curl ca-certificates openssl cppcheck clang-tidy valgrind chromium chromium-driver python3-selenium dpkg-dev debhelper fakeroot lintian rpm"
 
 mpp_install_deps() {
     local missing=()

@@ -25,6 +25,15 @@ mpp_build "$MPP_ROOT/build-asan" --enable-sanitizers
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -C build-asan check || { cat build-asan/tests/unit/*.log build-asan/tests/conformance/*.log 2>/dev/null; exit 1; }
 
+echo "== fuzz corpora replayed under ASan + UBSan (tests/fuzz, without libFuzzer)"
+make -s -j"$(nproc)" -f tests/fuzz/Makefile replay > /dev/null
+make -s -f tests/fuzz/Makefile check > build-fuzz/replay.log 2>&1 || { cat build-fuzz/replay.log; exit 1; }
+awk '{ n += $2; t++ } END { print t " targets, " n " inputs" }' build-fuzz/replay.log
+
+echo "== static analysis (cppcheck, clang-tidy) and the unit tests under valgrind"
+scripts/lint.sh
+scripts/valgrind.sh build
+
 echo "== the local chain and the reference client (tests/evm self-test)"
 (cd tests/evm && node --test selftest.mjs) > build/evm-selftest.log 2>&1 \
     || { cat build/evm-selftest.log; exit 1; }
