@@ -63,11 +63,12 @@ void mpp_outcome(request_rec *r, mpp_outcome_t o, int problem, const mpp_offer_t
         apr_table_setn(e, "MPP_METHOD", offer->asset->network->method->name);
         apr_table_setn(e, "MPP_ASSET", offer->asset->name);
     }
-    if (o == MPP_OUT_PAID) {
+    if (o == MPP_OUT_PAID || o == MPP_OUT_ENTITLED) {
         const char *v;
-        if ((v = apr_table_get(r->notes, "mpp-amount"))) apr_table_setn(e, "MPP_AMOUNT", v);
+        /* an entitlement names its holder (the token's sub) */
         if ((v = apr_table_get(r->notes, "mpp-payer"))) apr_table_setn(e, "MPP_PAYER", v);
-        if ((v = apr_table_get(r->notes, "mpp-reference"))) apr_table_setn(e, "MPP_REFERENCE", v);
+        if (o == MPP_OUT_PAID && (v = apr_table_get(r->notes, "mpp-amount"))) apr_table_setn(e, "MPP_AMOUNT", v);
+        if (o == MPP_OUT_PAID && (v = apr_table_get(r->notes, "mpp-reference"))) apr_table_setn(e, "MPP_REFERENCE", v);
     }
 }
 

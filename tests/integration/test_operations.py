@@ -147,6 +147,8 @@ def test_entitled_request_is_logged_entitled(srv):
     assert r.status == 200, r
     f = fields(log_line_for(srv, "m=ent1"))
     assert unq(f["status"]) == "entitled", f
+    assert unq(f["payer"]) == "alice", f
+    assert unq(f["amount"]) == "-", f
 
 
 def test_shadow_mode_serves_with_challenge_and_logs_what_it_would_do(srv):
