@@ -5,7 +5,6 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct {
     apr_pool_t *p;
@@ -41,29 +40,11 @@ int mpp_rpc_global_init(void)
 static volatile apr_uint32_t next_id;
 mpp_rpc_observer_fn *mpp_rpc_observer;
 
-/* One handle per thread, kept: its connections to the nodes stay open
- * between calls (no TCP and TLS set-up per call). A handle never crosses a
- * fork (the pid is checked). */
-static _Thread_local CURL *tl_curl;
-static _Thread_local pid_t tl_pid;
-
-static CURL *handle(void)
-{
-    pid_t pid = getpid();
-    if (tl_curl && tl_pid == pid) {
-        curl_easy_reset(tl_curl);
-        return tl_curl;
-    }
-    tl_curl = curl_easy_init();   /* a handle inherited from the parent is left alone */
-    tl_pid = pid;
-    return tl_curl;
-}
-
 /* One endpoint: 0 with *reply parsed, or -1 (try the next). */
 static int call_one(apr_pool_t *p, const mpp_rpc_t *rpc, const char *url, const char *body,
                     apr_uint32_t id, json_object **reply, const char **err)
 {
-    CURL *c = handle();
+    CURL *c = curl_easy_init();
     struct curl_slist *h = NULL;
     sink_t s = { p, NULL, 0, 0, rpc->max_response, 0 };
     long status = 0;
@@ -83,8 +64,8 @@ static int call_one(apr_pool_t *p, const mpp_rpc_t *rpc, const char *url, const 
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
+    curl_easy_cleanup(c);
     if (s.too_big) { *err = "RPC answer larger than the limit"; return -1; }
     if (rc != CURLE_OK) { *err = apr_pstrcat(p, "RPC transport: ", curl_easy_strerror(rc), NULL); return -1; }
     if (status != 200) { *err = apr_psprintf(p, "RPC HTTP status %ld", status); return -1; }
