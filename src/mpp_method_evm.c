@@ -520,9 +520,15 @@ static mpp_problem_t evm_verify(mpp_payment_t *pay)
         return fail(pay, MPP_P_INTERNAL, "the offer's addresses or amount are not usable");
     if (!type)
         return fail(pay, MPP_P_INVALID_PAYLOAD, "payload.type is missing");
-    if (!type_allowed(pay->offer, type))
+    if (!type_allowed(pay->offer, type)) {
+        /* at most 32 bytes of the client's text, never half a UTF-8
+         * character: the detail goes into the problem+json body */
+        int n = 0;
+        while (n < 32 && type[n]) n++;
+        while (n > 0 && ((unsigned char)type[n] & 0xc0) == 0x80) n--;
         return fail(pay, MPP_P_VERIFICATION_FAILED,
-                    apr_psprintf(pay->p, "credential type %.32s is not accepted here", type));
+                    apr_psprintf(pay->p, "credential type %.*s is not accepted here", n, type));
+    }
     /* settling after the upstream answered needs a dry run first: only an
      * authorization has one (a transaction or hash cannot be tried out) */
     if (pay->simulate && strcmp(type, "authorization"))
