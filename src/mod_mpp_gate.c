@@ -982,14 +982,8 @@ static void require_answer(request_rec *r, request_rec *at)
     if (!gate || (r->status != HTTP_UNAUTHORIZED && r->status != HTTP_FORBIDDEN))
         return;
     if (deny) {
-        const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
-        apr_table_t *keep = apr_table_make(r->pool, h->nelts);
-        for (int i = 0; i < h->nelts; i++) {   /* no login challenge: the login passed */
-            const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
-            if (e->key && strcasecmp(e->key, "WWW-Authenticate"))
-                apr_table_addn(keep, e->key, e->val);
-        }
-        r->err_headers_out = apr_table_overlay(r->pool, keep, gate);
+        apr_table_unset(r->err_headers_out, "WWW-Authenticate");   /* no login challenge: the login passed */
+        r->err_headers_out = apr_table_overlay(r->pool, r->err_headers_out, gate);
         r->status = (int)apr_atoi64(deny);
         r->status_line = NULL;
         apr_table_setn(r->notes, NOTE_PROBLEM, "1");
