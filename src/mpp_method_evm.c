@@ -216,15 +216,20 @@ static mpp_problem_t verify_auth(mpp_payment_t *pay, const terms_t *t, auth_t *a
 }
 
 /* Dry-run transferWithAuthorization from the relayer: a used nonce, a short
- * balance or a bad signature is refused before any gas is spent. */
+ * balance or a bad signature is refused before any gas is spent. Every such
+ * call of a token costs about the same, so once a process has an estimate it
+ * dry-runs with eth_call at that limit (one execution on the node instead of
+ * an estimate's search); a call that fails there gets a fresh estimate,
+ * which also gives the node's reason. */
 static mpp_problem_t simulate_auth(mpp_payment_t *pay, const terms_t *t, const auth_t *a,
                                    unsigned char data[292], unsigned char gas[32])
 {
     const unsigned char *r = a->sig, *s = a->sig + 32;
     int v = a->sig[64] < 27 ? a->sig[64] + 27 : a->sig[64];
+    mpp_asset_t *asset = (mpp_asset_t *)t->asset;   /* its run-time field only */
+    apr_uint64_t g, known = __atomic_load_n(&asset->auth_gas, __ATOMIC_RELAXED);
     json_object *call, *res = NULL;
     const char *reply_err = NULL;
-    apr_uint64_t g;
     mpp_problem_t pr;
 
     if (!t->net->has_key)
@@ -234,12 +239,27 @@ static mpp_problem_t simulate_auth(mpp_payment_t *pay, const terms_t *t, const a
     json_object_object_add(call, "from", json_object_new_string(mpp_hex_encode(pay->p, t->net->key_addr, 20)));
     json_object_object_add(call, "to", json_object_new_string(mpp_hex_encode(pay->p, t->token, 20)));
     json_object_object_add(call, "data", json_object_new_string(mpp_hex_encode(pay->p, data, 292)));
+    if (known) {
+        json_object_object_add(call, "gas", json_object_new_string(apr_psprintf(pay->p, "0x%" APR_UINT64_T_HEX_FMT, known)));
+        pr = rpc(pay, t, "eth_call", arr(json_object_get(call), json_object_new_string("latest")), &res, &reply_err);
+        if (pr == MPP_OK && json_object_is_type(res, json_type_string) && !strncmp(json_object_get_string(res), "0x", 2)) {
+            mpp_u256_from_u64(known, gas);
+            json_object_put(call);
+            return MPP_OK;
+        }
+        if (pr != MPP_OK && !reply_err) { json_object_put(call); return pr; }   /* the node is unreachable */
+        json_object_object_del(call, "gas");
+        reply_err = NULL;
+        res = NULL;
+    }
     if ((pr = rpc(pay, t, "eth_estimateGas", arr(call, NULL), &res, &reply_err)) != MPP_OK)
         return reply_err ? fail(pay, pr, apr_pstrcat(pay->p, "the token refuses the authorization: ",
                                                       reply_err, NULL)) : pr;
     if (quantity(res, NULL, gas) || mpp_u256_to_u64(gas, &g) || g > 10000000)
         return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad gas estimate");
-    mpp_u256_from_u64(g + g / 4 + 10000, gas);
+    g += g / 4 + 10000;
+    mpp_u256_from_u64(g, gas);
+    __atomic_store_n(&asset->auth_gas, g, __ATOMIC_RELAXED);
     return MPP_OK;
 }
 

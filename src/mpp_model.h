@@ -42,6 +42,9 @@ typedef struct {
     int decimals;
     const char *eip712_name;
     const char *eip712_version;
+    /* learnt at run time, per process: the gas limit its last estimated
+     * transferWithAuthorization was given (atomic, 0: none yet) */
+    apr_uint64_t auth_gas;
 } mpp_asset_t;
 
 typedef struct mpp_offer_t {

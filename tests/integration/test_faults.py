@@ -21,9 +21,10 @@ import time
 import pytest
 
 import evmsign
+import fakenode
 from chain import Chain
 from checks import assert_payment_response, cache_directives, problem, receipt
-from fakenode import FakeNode, receipt as node_receipt, transfer_log
+from fakenode import DRY_RUNS, FakeNode, receipt as node_receipt, transfer_log
 from httpd import (Httpd, configtest, echo_of, encode_credential, error_lines, free_port, httpd_env,
                    new_secret)
 
@@ -191,7 +192,7 @@ def test_every_endpoint_failing_is_502_after_trying_each_in_order(srv, healthy):
     cred = credential(c, authorization(c))
     r = srv.get("/two/f.txt", [("Authorization", cred)])
     failed_closed(r, 502, r"HTTP status 500")       # the last endpoint's reason
-    assert a.methods() == ["eth_estimateGas"] and b.methods() == ["eth_estimateGas"], (a.calls, b.calls)
+    assert len(a.methods()) == 1 and a.methods() == b.methods() and a.methods()[0] in DRY_RUNS, (a.calls, b.calls)
     assert a.sent == [] and b.sent == []
     mend_node(a)
     mend_node(b)
@@ -232,6 +233,58 @@ def test_an_error_reply_of_the_first_endpoint_is_final(srv, healthy):
     assert b.methods() == [], b.calls
     mend_node(a)
     paid(srv.get("/two/f.txt", [("Authorization", cred)]), c["id"])
+
+
+def pay_once(srv, a, path="/one/f.txt"):
+    c = fresh(srv, path)
+    a.reset()
+    paid(srv.get(path, [("Authorization", credential(c, authorization(c)))]), c["id"])
+
+
+def test_once_a_worker_has_an_estimate_its_dry_runs_are_eth_call_at_that_gas_limit(srv, healthy):
+    """An estimate is a search of many executions on the node; once a worker
+    has one for the token, the dry run is one eth_call with that limit
+    (the estimate, 0x186a0 here, plus a quarter and 10000), and the
+    settlement carries the same limit."""
+    a, _ = healthy
+    pay_once(srv, a)                   # the worker learns the limit (if it had not yet)
+    pay_once(srv, a)
+    assert a.methods()[0] == "eth_call" and "eth_estimateGas" not in a.methods(), a.methods()
+    call, block = a.calls[0][1]
+    assert call["gas"] == hex(100000 + 25000 + 10000) and block == "latest", a.calls[0]
+    assert call["data"].startswith("0x" + fakenode.TWA) and call["to"].lower() == TOKEN.lower(), call
+    fields = fakenode.rlp_decode(a.settlements()[0][1:])
+    assert int.from_bytes(fields[4], "big") == 135000, "the settlement's gas limit"
+
+
+@pytest.mark.parametrize("fault", ["error", "null", "number"])
+def test_a_dry_run_the_node_refuses_asks_for_an_estimate(srv, healthy, fault):
+    """eth_call failing at the learnt limit (a revert, or out of gas if the
+    token got dearer) or answering something else than data falls back to
+    an estimate: if that passes, the payment goes through with it."""
+    a, _ = healthy
+    pay_once(srv, a)
+    a.reset()
+    a.modes["eth_call"] = fault
+    c = fresh(srv, "/one/f.txt")
+    paid(srv.get("/one/f.txt", [("Authorization", credential(c, authorization(c)))]), c["id"])
+    assert a.methods()[:2] == ["eth_call", "eth_estimateGas"], a.methods()
+    assert len(a.settlements()) == 1
+
+
+def test_a_refused_dry_run_reports_the_estimates_reason_and_uses_nothing(srv, healthy):
+    a, _ = healthy
+    pay_once(srv, a)
+    a.reset()
+    a.modes["eth_call"] = a.modes["eth_estimateGas"] = "error"
+    c = fresh(srv, "/one/f.txt")
+    cred = credential(c, authorization(c))
+    body = assert_payment_response(srv.get("/one/f.txt", [("Authorization", cred)]), 402, "verification-failed",
+                                   srv.secret, used_ids=[c["id"]])
+    assert body["detail"] == "the token refuses the authorization: node says no", body
+    assert a.methods() == ["eth_call", "eth_estimateGas"] and a.sent == [], a.methods()
+    mend_node(a)
+    paid(srv.get("/one/f.txt", [("Authorization", cred)]), c["id"])
 
 
 @pytest.mark.parametrize("fault", ["slow", "garbage", "wrong-id", "huge", "http500", "null"])
