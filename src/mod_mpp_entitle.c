@@ -169,9 +169,9 @@ static const char *cookie_value(request_rec *r, const char *name)
     return NULL;
 }
 
-static int scope_allows(json_object *claims, const char *scope)
+static int scope_allows(const mpp_jwt_claims_t *c, const char *scope)
 {
-    const char *scp = mpp_json_str(claims, "scp");
+    const char *scp = c->scp;
     apr_size_t n = strlen(scope);
     if (!scp) return 1;                  /* no scp: the key's configuration decides */
     for (const char *s = scp; (s = strstr(s, scope)); s += n)
@@ -183,46 +183,34 @@ static int scope_allows(json_object *claims, const char *scope)
 static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *scope, const char *token,
                   const char *realm, const char *rid, int prefix_rid)
 {
-    const char *err, *crid, *eid;
-    json_object *claims = mpp_jwt_verify(r->pool, ks, token, apr_time_now(), &err);
-    json_object *exp;
-    if (!claims) {
+    const char *err, *eid;
+    const mpp_jwt_claims_t *c = mpp_jwt_check(r->pool, ks, token, apr_time_now(), &err);
+    if (!c) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00800) "entitlement refused (%s): %s", ks->name, err);
         return 0;
     }
-    if (!ks->aud && !strcmp(scope, "per-session")) {
-        json_object *a;
-        if (!json_object_object_get_ex(claims, "aud", &a) || !json_object_is_type(a, json_type_string)
-            || strcmp(json_object_get_string(a), realm)) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00801) "entitlement refused (%s): aud is not the realm", ks->name);
-            return 0;
-        }
+    if (!ks->aud && !strcmp(scope, "per-session") && (!c->aud || strcmp(c->aud, realm))) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00801) "entitlement refused (%s): aud is not the realm", ks->name);
+        return 0;
     }
-    if (!scope_allows(claims, scope)) {
+    if (!scope_allows(c, scope)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00802) "entitlement refused (%s): scp does not allow %s", ks->name, scope);
         return 0;
     }
-    crid = mpp_json_str(claims, "rid");
     if (strcmp(scope, "per-session") || prefix_rid) {
         /* a grant opens exactly the place it was bought for, never a nested
          * or similarly named (dearer) one */
-        int ok = crid && !strcmp(crid, rid);
-        if (!ok) {
+        if (!c->rid || strcmp(c->rid, rid)) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MPPLOGNO(00803) "entitlement refused (%s): rid is not this resource", ks->name);
             return 0;
         }
     }
     if (!strcmp(scope, "per-call")) {
         mpp_store_t *st = mpp_the_store();
-        apr_time_t until;
-        eid = mpp_json_str(claims, "eid");
-        if (!eid) eid = mpp_json_str(claims, "jti");
-        json_object_object_get_ex(claims, "exp", &exp);
-        {
-            /* clamp: an absurd exp must not overflow into an already-expired record */
-            int64_t x = json_object_get_int64(exp), cap = (int64_t)apr_time_sec(apr_time_now()) + 10LL * 366 * 86400;
-            until = apr_time_from_sec((x < cap ? x : cap) + ks->leeway + 5);
-        }
+        /* clamp: an absurd exp must not overflow into an already-expired record */
+        int64_t cap = (int64_t)apr_time_sec(apr_time_now()) + 10LL * 366 * 86400;
+        apr_time_t until = apr_time_from_sec((c->exp < cap ? c->exp : cap) + ks->leeway + 5);
+        eid = c->eid ? c->eid : c->jti;
         if (!eid || strlen(eid) > 128 || !st
             || mpp_store_add(st, apr_pstrcat(r->pool, "jwt:", ks->name, ":", eid, NULL), NULL, 0, until, 1)
                != MPP_STORE_OK) {
@@ -232,9 +220,9 @@ static int accept_token(request_rec *r, const mpp_jwt_keyset_t *ks, const char *
         }
     }
     {
-        const char *sub = mpp_json_str(claims, "sub");
-        for (const char *c = sub; c && *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f) { sub = NULL; break; }   /* header-safe only */
+        const char *sub = c->sub;
+        for (const char *q = sub; q && *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) { sub = NULL; break; }   /* header-safe only */
         apr_table_setn(r->notes, "mpp-payer", sub ? apr_pstrndup(r->pool, sub, 256) : "entitled");
     }
     return 1;

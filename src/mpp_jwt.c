@@ -70,6 +70,8 @@ static const char *check_pkey(EVP_PKEY *k, mpp_jwt_alg_t alg)
     }
 }
 
+static apr_uint64_t serials;
+
 static void add_key(apr_pool_t *p, mpp_jwt_keyset_t *ks, const char *kid, const unsigned char *secret,
                     apr_size_t slen, EVP_PKEY *pk, int can_sign)
 {
@@ -81,6 +83,7 @@ static void add_key(apr_pool_t *p, mpp_jwt_keyset_t *ks, const char *kid, const 
     k->secret_len = slen;
     k->pkey = pk;
     k->can_sign = can_sign;
+    ks->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     if (pk) apr_pool_cleanup_register(p, pk, pkey_cleanup, apr_pool_cleanup_null);
 }
 
@@ -256,39 +259,69 @@ static int verify_sig(const mpp_jwt_key_t *k, const unsigned char *msg, apr_size
     return ok;
 }
 
-static int num_claim(json_object *c, const char *key, int64_t *out, int *present)
+static int num_claim(json_object *c, const char *key, int64_t *out)
 {
     json_object *v;
-    *present = json_object_object_get_ex(c, key, &v);
-    if (!*present) return 0;
+    if (!json_object_object_get_ex(c, key, &v)) return 0;
     if (!json_object_is_type(v, json_type_int)) return -1;
     *out = json_object_get_int64(v);
-    return 0;
+    return 1;
 }
 
-static int aud_ok(json_object *claims, const char *want)
+void mpp_jwt_claims_read(apr_pool_t *p, json_object *claims, mpp_jwt_claims_t *c)
 {
     json_object *a;
-    if (!json_object_object_get_ex(claims, "aud", &a)) return 0;
-    if (json_object_is_type(a, json_type_string)) return !strcmp(json_object_get_string(a), want);
-    if (json_object_is_type(a, json_type_array))
-        for (size_t i = 0; i < json_object_array_length(a); i++) {
+    memset(c, 0, sizeof(*c));
+    c->has_exp = num_claim(claims, "exp", &c->exp);
+    c->has_nbf = num_claim(claims, "nbf", &c->nbf);
+    c->has_iat = num_claim(claims, "iat", &c->iat);
+    c->iss = mpp_json_str(claims, "iss");
+    c->sub = mpp_json_str(claims, "sub");
+    c->rid = mpp_json_str(claims, "rid");
+    c->scp = mpp_json_str(claims, "scp");
+    c->eid = mpp_json_str(claims, "eid");
+    c->jti = mpp_json_str(claims, "jti");
+    c->aud = mpp_json_str(claims, "aud");
+    if (json_object_object_get_ex(claims, "aud", &a) && json_object_is_type(a, json_type_array)) {
+        size_t n = json_object_array_length(a);
+        c->auds = apr_palloc(p, (n ? n : 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
             json_object *e = json_object_array_get_idx(a, i);
-            if (json_object_is_type(e, json_type_string) && !strcmp(json_object_get_string(e), want)) return 1;
+            if (json_object_is_type(e, json_type_string)) c->auds[c->n_auds++] = json_object_get_string(e);
         }
+    }
+}
+
+int mpp_jwt_aud_has(const mpp_jwt_claims_t *c, const char *want)
+{
+    if (c->aud) return !strcmp(c->aud, want);
+    for (int i = 0; i < c->n_auds; i++)
+        if (!strcmp(c->auds[i], want)) return 1;
     return 0;
 }
 
-json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
-                            apr_time_t now, const char **err)
+const char *mpp_jwt_claims_check(const mpp_jwt_claims_t *c, const mpp_jwt_keyset_t *ks, apr_time_t now)
+{
+    int64_t secs = (int64_t)apr_time_sec(now);
+    if (c->has_exp != 1) return "exp missing or not an integer";
+    if (secs - ks->leeway > c->exp) return "expired";   /* exp + leeway could overflow */
+    if (c->has_nbf < 0) return "nbf is not an integer";
+    if (c->has_nbf && secs + ks->leeway < c->nbf) return "not valid yet (nbf)";
+    if (c->has_iat < 0) return "iat is not an integer";
+    if (c->has_iat && c->iat > secs + ks->leeway) return "issued in the future (iat)";
+    if (ks->iss && (!c->iss || strcmp(c->iss, ks->iss))) return "wrong issuer";
+    if (ks->aud && !mpp_jwt_aud_has(c, ks->aud)) return "wrong audience";
+    return NULL;
+}
+
+json_object *mpp_jwt_verify_signature(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
+                                      const char **err)
 {
     const char *d1, *d2, *alg, *kid;
     apr_size_t tlen = strlen(token), hl, pl, sl;
     unsigned char *hraw, *praw, *sig;
     json_object *hdr, *claims;
     const mpp_jwt_key_t *key = NULL;
-    int64_t exp, nbf, iat, secs = (int64_t)apr_time_sec(now);
-    int has;
 
     if (tlen > MPP_JWT_MAX) { *err = "token too large"; return NULL; }
     d1 = strchr(token, '.');
@@ -332,18 +365,17 @@ json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const cha
         *err = "payload is not a JSON object";
         return NULL;
     }
-    if (num_claim(claims, "exp", &exp, &has) || !has) { *err = "exp missing or not an integer"; return NULL; }
-    if (secs - ks->leeway > exp) { *err = "expired"; return NULL; }   /* exp + leeway could overflow */
-    if (num_claim(claims, "nbf", &nbf, &has)) { *err = "nbf is not an integer"; return NULL; }
-    if (has && secs + ks->leeway < nbf) { *err = "not valid yet (nbf)"; return NULL; }
-    if (num_claim(claims, "iat", &iat, &has)) { *err = "iat is not an integer"; return NULL; }
-    if (has && iat > secs + ks->leeway) { *err = "issued in the future (iat)"; return NULL; }
-    if (ks->iss && (!mpp_json_str(claims, "iss") || strcmp(mpp_json_str(claims, "iss"), ks->iss))) {
-        *err = "wrong issuer";
-        return NULL;
-    }
-    if (ks->aud && !aud_ok(claims, ks->aud)) { *err = "wrong audience"; return NULL; }
     return claims;
+}
+
+json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
+                            apr_time_t now, const char **err)
+{
+    mpp_jwt_claims_t c;
+    json_object *claims = mpp_jwt_verify_signature(p, ks, token, err);
+    if (!claims) return NULL;
+    mpp_jwt_claims_read(p, claims, &c);
+    return (*err = mpp_jwt_claims_check(&c, ks, now)) ? NULL : claims;
 }
 
 int mpp_jwt_can_sign(const mpp_jwt_keyset_t *ks)

@@ -31,7 +31,18 @@ typedef struct {
     const char *iss;                /* required issuer, or NULL */
     const char *aud;                /* required audience, or NULL */
     int leeway;                     /* seconds for exp/nbf/iat */
+    apr_uint64_t serial;            /* new with every key added: tells key sets apart in caches */
 } mpp_jwt_keyset_t;
+
+/* The claims the gate reads from a token. */
+typedef struct {
+    int has_exp, has_nbf, has_iat;  /* 1 an integer, 0 absent, -1 present but not an integer */
+    int64_t exp, nbf, iat;
+    const char *iss, *sub, *rid, *scp, *eid, *jti;   /* NULL when absent or not strings */
+    const char *aud;                /* aud when it is a string */
+    const char **auds;              /* aud when it is an array: its strings */
+    int n_auds;
+} mpp_jwt_claims_t;
 
 const char *mpp_jwt_alg_name(mpp_jwt_alg_t alg);
 /* NULL or an error; exact, case-sensitive names (HS256 ... EdDSA). */
@@ -49,6 +60,20 @@ const char *mpp_jwt_load_jwks(apr_pool_t *p, mpp_jwt_keyset_t *ks, const char *t
  * *err (a reason for the log, never for the client). */
 json_object *mpp_jwt_verify(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
                             apr_time_t now, const char **err);
+
+/* The same verification for the gate, with the claims it reads: a token
+ * this thread verified before with the same key set skips decoding, the
+ * header and the signature; the claims are checked against now every time. */
+const mpp_jwt_claims_t *mpp_jwt_check(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
+                                      apr_time_t now, const char **err);
+
+/* The parts of both: structure, header, key and signature (the claims as
+ * parsed), the claims read out, and their checks (NULL or the reason). */
+json_object *mpp_jwt_verify_signature(apr_pool_t *p, const mpp_jwt_keyset_t *ks, const char *token,
+                                      const char **err);
+void mpp_jwt_claims_read(apr_pool_t *p, json_object *claims, mpp_jwt_claims_t *c);
+const char *mpp_jwt_claims_check(const mpp_jwt_claims_t *c, const mpp_jwt_keyset_t *ks, apr_time_t now);
+int mpp_jwt_aud_has(const mpp_jwt_claims_t *c, const char *want);
 
 /* 1 when the set holds a key that can sign (an HMAC secret or a private key). */
 int mpp_jwt_can_sign(const mpp_jwt_keyset_t *ks);

@@ -121,12 +121,47 @@ static mpp_jwt_keyset_t *from_jwks(mpp_jwt_alg_t alg, const char *file)
 /* ------------------------------------------------------------------ */
 /* verification helpers                                                */
 
+static void same_str(const char *a, const char *b, const char *what)
+{
+    ck_assert_msg((!a && !b) || (a && b && !strcmp(a, b)), "%s: %s against %s", what, a ? a : "(none)",
+                  b ? b : "(none)");
+}
+
+/* mpp_jwt_check agrees with mpp_jwt_verify, the first time (verifying) and
+ * the second (from this thread's cache). */
+static void check_agrees(const mpp_jwt_keyset_t *ks, const char *token, apr_time_t now, json_object *claims,
+                         const char *why)
+{
+    for (int round = 0; round < 2; round++) {
+        const char *err = NULL;
+        const mpp_jwt_claims_t *c = mpp_jwt_check(tp, ks, token, now, &err);
+        if (!claims) {
+            ck_assert_msg(c == NULL, "mpp_jwt_check accepts what mpp_jwt_verify refuses (round %d)", round);
+            ck_assert_msg(err && strstr(err, why), "mpp_jwt_check refuses for %s, not %s", err ? err : "?", why);
+            continue;
+        }
+        ck_assert_msg(c != NULL, "mpp_jwt_check refuses (round %d): %s", round, err ? err : "?");
+        same_str(c->sub, mpp_json_str(claims, "sub"), "sub");
+        same_str(c->iss, mpp_json_str(claims, "iss"), "iss");
+        same_str(c->aud, mpp_json_str(claims, "aud"), "aud");
+        same_str(c->rid, mpp_json_str(claims, "rid"), "rid");
+        same_str(c->jti, mpp_json_str(claims, "jti"), "jti");
+        ck_assert_int_eq(c->has_exp, 1);
+        {
+            json_object *e = NULL;
+            ck_assert(json_object_object_get_ex(claims, "exp", &e));
+            ck_assert_int_eq(c->exp, json_object_get_int64(e));
+        }
+    }
+}
+
 static json_object *accepted_at(const mpp_jwt_keyset_t *ks, const char *name, apr_time_t now)
 {
     const char *err = NULL;
     json_object *c = mpp_jwt_verify(tp, ks, vec(name), now, &err);
     ck_assert_msg(c != NULL, "%s refused by the %s key: %s", name, mpp_jwt_alg_name(ks->alg), err ? err : "?");
     ck_assert(json_object_is_type(c, json_type_object));
+    check_agrees(ks, vec(name), now, c, NULL);
     return c;
 }
 
@@ -144,6 +179,7 @@ static void refused_token(const mpp_jwt_keyset_t *ks, const char *label, const c
     ck_assert_msg(c == NULL, "%s accepted by the %s key", label, mpp_jwt_alg_name(ks->alg));
     ck_assert_msg(err != NULL, "%s refused without a reason", label);
     ck_assert_msg(strstr(err, why) != NULL, "%s refused for \"%s\", expected \"%s\"", label, err, why);
+    check_agrees(ks, token, now, NULL, why);
 }
 
 static void refused_at(const mpp_jwt_keyset_t *ks, const char *name, apr_time_t now, const char *why)
@@ -537,6 +573,49 @@ START_TEST(jwt_iss_aud)
 }
 END_TEST
 
+START_TEST(jwt_check_cache)
+{
+    mpp_jwt_keyset_t *ks = from_file(MPP_JWT_HS256, "hs256.key"), *again = from_file(MPP_JWT_HS256, "hs256.key");
+    mpp_jwt_key_t *k = &APR_ARRAY_IDX(ks->keys, 0, mpp_jwt_key_t);
+    const char *tok = vec("valid_HS256"), *err = NULL;
+    char *forged = apr_pstrdup(tp, tok);
+    const mpp_jwt_claims_t *c;
+
+    ck_assert(mpp_jwt_check(tp, ks, tok, NOW, &err) != NULL);
+    /* the signature is not checked again: a secret changed in place (never
+     * done outside this test) does not refuse the token this thread knows,
+     * while an uncached verification does */
+    ((unsigned char *)k->secret)[0] ^= 1;
+    c = mpp_jwt_check(tp, ks, tok, NOW, &err);
+    ck_assert_msg(c != NULL && c->sub && !strcmp(c->sub, "alice"), "not served from the cache: %s", err ? err : "?");
+    ck_assert(mpp_jwt_verify(tp, ks, tok, NOW, &err) == NULL && !strcmp(err, "bad signature"));
+    ((unsigned char *)k->secret)[0] ^= 1;
+    /* entries belong to one key set: the same token against another set is verified there */
+    ck_assert(again->serial != ks->serial);
+    ck_assert(mpp_jwt_check(tp, again, tok, NOW, &err) != NULL);
+    ck_assert(mpp_jwt_check(tp, from_file(MPP_JWT_HS256, "hs_32.key"), tok, NOW, &err) == NULL);
+    ck_assert_str_eq(err, "bad signature");
+    /* a token one character away from a cached one is a stranger */
+    forged[strlen(forged) - 2] = forged[strlen(forged) - 2] == 'A' ? 'B' : 'A';
+    ck_assert(mpp_jwt_check(tp, ks, forged, NOW, &err) == NULL);
+    ck_assert_str_eq(err, "bad signature");
+    /* the clock and the set's iss and aud are checked on every use */
+    ck_assert(mpp_jwt_check(tp, ks, tok, NOW + apr_time_from_sec(10LL * 366 * 86400 * 10), &err) == NULL);
+    ck_assert_str_eq(err, "expired");
+    ks->aud = "another.test";
+    ck_assert(mpp_jwt_check(tp, ks, tok, NOW, &err) == NULL);
+    ck_assert_str_eq(err, "wrong audience");
+    ks->aud = NULL;
+    /* more tokens than slots: the oldest make room, and all still verify */
+    for (int i = 0; i < 20; i++) {
+        const char *name = i % 2 ? "valid_HS256" : "aud_array_with";
+        ck_assert_msg(mpp_jwt_check(tp, ks, vec(name), NOW, &err) != NULL, "%s: %s", name, err);
+    }
+    c = mpp_jwt_check(tp, ks, vec("aud_array_with"), NOW, &err);
+    ck_assert(c && !c->aud && c->n_auds >= 1 && mpp_jwt_aud_has(c, "api.test") && !mpp_jwt_aud_has(c, "api"));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* refusals: integrity and form                                        */
 
@@ -691,6 +770,7 @@ Suite *suite_jwt(void)
     tcase_add_test(tc, jwt_time_claims_must_be_integers);
     tcase_add_test(tc, jwt_exp_far_future);
     tcase_add_test(tc, jwt_iss_aud);
+    tcase_add_test(tc, jwt_check_cache);
     tcase_add_test(tc, jwt_tampered_refused);
     tcase_add_test(tc, jwt_structure_refused);
     tcase_add_test(tc, jwt_header_members_refused);
