@@ -22,6 +22,9 @@
 
 #define POLL_FIRST_USEC 20000   /* receipt polling: soon after the broadcast, */
 #define POLL_MAX_USEC 250000    /* then backing off to this */
+#define POLL_GATED_USEC 80000   /* from this interval on (a slow chain), ask again only after a new block */
+#define POLL_FORCE_USEC 2000000 /* but at least this often */
+#define HEAD_FRESH_USEC 100000  /* a head read by one waiting thread serves the process's others */
 
 /* What a request asks for, as bytes. */
 typedef struct {
@@ -104,16 +107,51 @@ static int quantity(json_object *o, const char *key, unsigned char out[32])
 
 /* Wait (bounded by the network's timeout) for a receipt with enough
  * confirmations, then check it. MPP_OK, a failure, or pending. */
+/* The chain's head block number, read at most every HEAD_FRESH_USEC per
+ * process: the threads waiting for receipts on a slow chain share it. A
+ * cached head is never ahead of the node's. */
+static mpp_problem_t head_block(mpp_payment_t *pay, const terms_t *t, apr_uint64_t *h)
+{
+    mpp_network_t *net = (mpp_network_t *)t->net;   /* its run-time fields only */
+    apr_int64_t now = (apr_int64_t)apr_time_now(), at = __atomic_load_n(&net->head_at, __ATOMIC_ACQUIRE);
+    unsigned char q[32];
+    json_object *bn = NULL;
+    mpp_problem_t pr;
+    if (at && now >= at && now - at < HEAD_FRESH_USEC) {
+        *h = __atomic_load_n(&net->head, __ATOMIC_RELAXED);
+        return MPP_OK;
+    }
+    if ((pr = rpc(pay, t, "eth_blockNumber", NULL, &bn, NULL)) != MPP_OK) return pr;
+    if (quantity(bn, NULL, q) || mpp_u256_to_u64(q, h))
+        return fail(pay, MPP_P_BAD_GATEWAY, "the chain node sent a bad block number");
+    __atomic_store_n(&net->head, *h, __ATOMIC_RELAXED);
+    __atomic_store_n(&net->head_at, now, __ATOMIC_RELEASE);
+    return MPP_OK;
+}
+
 static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const unsigned char hash[32],
                                    const unsigned char *from, int not_found_is_failure)
 {
-    apr_time_t deadline = apr_time_now() + apr_time_from_sec(t->net->timeout);
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(t->net->timeout), polled = 0;
     const char *hx = mpp_hex_encode(pay->p, hash, 32);
     useconds_t wait = POLL_FIRST_USEC;
+    apr_uint64_t polled_head = 0;
+    int gated = 0;
     for (;;) {
         json_object *r = NULL, *bn = NULL;
-        mpp_problem_t pr = rpc(pay, t, "eth_getTransactionReceipt",
-                               arr(json_object_new_string(hx), NULL), &r, NULL);
+        mpp_problem_t pr;
+        /* a slow chain: a receipt can only appear in a new block, so it is
+         * asked for again only once the head moved (a head read before the
+         * last poll is never ahead of the block that poll saw) */
+        if (wait >= POLL_GATED_USEC) {
+            apr_uint64_t h;
+            if ((pr = head_block(pay, t, &h)) != MPP_OK) { pay->pending = 1; return pr; }
+            if (gated && h == polled_head && apr_time_now() - polled < POLL_FORCE_USEC) goto later;
+            gated = 1;
+            polled_head = h;
+        }
+        polled = apr_time_now();
+        pr = rpc(pay, t, "eth_getTransactionReceipt", arr(json_object_new_string(hx), NULL), &r, NULL);
         if (pr != MPP_OK) { pay->pending = 1; return pr; }
         if (r && json_object_is_type(r, json_type_object)) {
             const char *st = mpp_json_str(r, "status");
@@ -140,6 +178,7 @@ static mpp_problem_t await_receipt(mpp_payment_t *pay, const terms_t *t, const u
         /* a hash the client says it broadcast is there or it is not: no waiting */
         if (!r && not_found_is_failure)
             return fail(pay, MPP_P_VERIFICATION_FAILED, "the transaction was not found on chain");
+    later:
         if (apr_time_now() >= deadline) {
             pay->pending = 1;
             return fail(pay, MPP_P_UNAVAILABLE,

@@ -32,6 +32,8 @@ typedef struct {
     /* learnt at run time, per process (atomics: shared by its threads) */
     apr_uint64_t gas_price;        /* the last eth_gasPrice (wei) and when it was read */
     apr_int64_t gas_price_at;
+    apr_uint64_t head;             /* the last eth_blockNumber and when it was read */
+    apr_int64_t head_at;
 } mpp_network_t;
 
 typedef struct {

@@ -163,6 +163,8 @@ async function startAnvil({ port, log, timeoutMs = 30000 }) {
     '--mnemonic', MNEMONIC,
     '--accounts', String(DEV_ACCOUNTS.length),
     '--balance', '10000',
+    // more anvil options, for the benchmark (e.g. --prune-history)
+    ...(process.env.MPP_ANVIL_ARGS ?? '').split(' ').filter(Boolean),
   ]
   const logFd = log ? fs.openSync(log, 'a') : null
   const child = spawn(anvilBinary(), args, {

@@ -6,7 +6,8 @@
  * claim checks are reached for any bytes.
  * Invariants: a token signed with the right key never fails as "bad
  * signature"; accepted claims signed again by mpp_jwt_sign verify to the
- * same claims. Inputs holding "keys" are also loaded as JWKS documents. */
+ * same claims; mpp_jwt_check (the cached path) agrees with mpp_jwt_verify.
+ * Inputs holding "keys" are also loaded as JWKS documents. */
 #include "fuzz.h"
 
 #include <apr_file_info.h>
@@ -170,6 +171,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         claims = mpp_jwt_verify(p, &sets[set], signed_tok, now, &err);
         FUZZ_ASSERT(claims || (err && strcmp(err, "bad signature")),
                     "a token signed with the %s key fails: %s", sets[set].name, signed_tok);
+        /* the gate's cached path agrees, verifying and then from the cache */
+        for (int round = 0; round < 2; round++) {
+            const char *cerr = NULL;
+            const mpp_jwt_claims_t *c = mpp_jwt_check(p, &sets[set], signed_tok, now, &cerr);
+            FUZZ_ASSERT(!c == !claims, "mpp_jwt_check and mpp_jwt_verify disagree (round %d): %s", round,
+                        cerr ? cerr : "accepted");
+            FUZZ_ASSERT(c || !strcmp(cerr, err), "refused for %s, not %s", cerr, err);
+            FUZZ_ASSERT(!c || !c->sub == !mpp_json_str(claims, "sub"), "sub differs");
+        }
         if (claims) resign_claims(p, set, claims);
     }
 
@@ -177,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 65536 && memmem(data, size, "keys", 4)) {
         static const mpp_jwt_alg_t algs[] = { MPP_JWT_HS256, MPP_JWT_RS256, MPP_JWT_ES256, MPP_JWT_EDDSA };
         for (unsigned i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-            mpp_jwt_keyset_t ks = { "fuzz", algs[i], NULL, NULL, NULL, 0 };
+            mpp_jwt_keyset_t ks = { .name = "fuzz", .alg = algs[i] };
             if (!mpp_jwt_load_jwks(p, &ks, tok, size)) {
                 FUZZ_ASSERT(ks.keys && ks.keys->nelts > 0, "a JWKS with no key was accepted");
                 mpp_jwt_verify(p, &ks, "eyJhbGciOiJIUzI1NiJ9.e30.AAAA", now, &err);

@@ -17,6 +17,9 @@ Modes (node.mode may change while it runs):
   http500   HTTP 500 with a JSON-RPC body
   error     a JSON-RPC error object
   null      result null for everything
+  number    result 12345 for everything
+With node.hold set, sent transactions wait in a mempool until node.mine()
+puts them in a new block (a slow chain).
 A method it does not know gets the JSON-RPC error -32601, as from a real node.
 The server is stopped by stop() (or the with block): its thread and socket
 never outlive the test that made it."""
@@ -65,6 +68,8 @@ class FakeNode:
         self.block = 100
         self.sent = []                  # raw transactions received
         self.modes = {}                 # JSON-RPC method -> mode, over self.mode
+        self.hold = False               # True: sent transactions wait for mine()
+        self.mempool = {}               # tx hash -> receipt, not mined yet
         self._inflight = 0
         self._lock = threading.Lock()
         self._server = None
@@ -165,6 +170,17 @@ class FakeNode:
             self.sent.clear()
             self.mode = mode
             self.modes.clear()
+            self.hold = False
+            self.mempool.clear()
+
+    def mine(self):
+        """A new block with every transaction waiting in the mempool."""
+        with self._lock:
+            self.block += 1
+            for h, r in self.mempool.items():
+                r["blockNumber"] = hex(self.block)
+                self.receipts[h] = r
+            self.mempool.clear()
 
     # -- answers
 
@@ -233,15 +249,16 @@ class FakeNode:
             h = "0x" + keccak256(raw).hex()
             with self._lock:
                 self.sent.append(raw)
-                if h not in self.receipts:
-                    self.receipts[h] = receipt(h, self.block, self._logs_of(raw), to=self.token,
-                                               frm="0x" + transaction_sender(raw).hex())
+                if h not in self.receipts and h not in self.mempool:
+                    r = receipt(h, self.block, self._logs_of(raw), to=self.token,
+                                frm="0x" + transaction_sender(raw).hex())
+                    (self.mempool if self.hold else self.receipts)[h] = r
             return h
         if method == "eth_getTransactionReceipt":
             return self.receipts.get(params[0].lower())
         if method == "eth_getTransactionByHash":
-            r = self.receipts.get(params[0].lower())
-            return {"hash": params[0]} if r else None
+            known = params[0].lower() in self.receipts or params[0].lower() in self.mempool
+            return {"hash": params[0]} if known else None
         return None
 
     def _logs_of(self, raw):

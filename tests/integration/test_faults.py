@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import subprocess
+import threading
 import time
 
 import pytest
@@ -285,6 +286,48 @@ def test_a_refused_dry_run_reports_the_estimates_reason_and_uses_nothing(srv, he
     assert a.methods() == ["eth_call", "eth_estimateGas"] and a.sent == [], a.methods()
     mend_node(a)
     paid(srv.get("/one/f.txt", [("Authorization", cred)]), c["id"])
+
+
+def test_on_a_slow_chain_a_receipt_is_asked_for_again_only_after_a_new_block(srv, healthy):
+    """Waiting for a block: after the first quick polls, a worker asks for
+    its receipt only when the head block moved (one eth_blockNumber, read
+    at most every 100 ms, serves all the waiting threads of a process);
+    without this, every waiting settlement polls four times a second. When
+    the wait ends (timeout=1 here) it is a 503, and the same credential
+    collects the receipt once the block is there, without a second
+    broadcast."""
+    a, _ = healthy
+    a.hold = True
+    c = fresh(srv, "/one/f.txt")
+    cred = credential(c, authorization(c))
+    r = srv.get("/one/f.txt", [("Authorization", cred)])
+    failed_closed(r, 503, r"not confirmed yet")
+    # ungated, a second of backoff (20, 40, 80, 160, 250, 250 ms) is 7 polls
+    polls = a.methods().count("eth_getTransactionReceipt")
+    assert polls <= 4, a.methods()
+    assert a.methods().count("eth_blockNumber") <= 12, a.methods()
+    a.mine()
+    paid(srv.get("/one/f.txt", [("Authorization", cred)]), c["id"])
+    assert len(a.settlements()) == 1, "a second broadcast"
+
+
+def test_a_new_block_ends_the_wait_before_the_timeout(srv, healthy):
+    """The head moving lets the waiting worker ask again: a block mined
+    0.3 s into the wait is a 200 within the network's timeout (1 s)."""
+    a, _ = healthy
+    a.hold = True
+    c = fresh(srv, "/one/f.txt")
+    out = []
+    th = threading.Thread(target=lambda: out.append(
+        srv.get("/one/f.txt", [("Authorization", credential(c, authorization(c)))])))
+    th.start()
+    deadline = time.monotonic() + 5
+    while not a.mempool and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    a.mine()
+    th.join(10)
+    paid(out[0], c["id"])
 
 
 @pytest.mark.parametrize("fault", ["slow", "garbage", "wrong-id", "huge", "http500", "null"])
