@@ -111,13 +111,22 @@ static const char *plain_path(const char *d, apr_size_t n)
 
 char *mpp_route_openapi_path(apr_pool_t *p, const char *base, const mpp_route_pat_t *pt)
 {
-    char *out = apr_pstrdup(p, base);
+    /* the parts, joined once (not a copy per segment) */
+    apr_array_header_t *parts = apr_array_make(p, 4 * pt->segs->nelts + 2, sizeof(const char *));
+    APR_ARRAY_PUSH(parts, const char *) = base;
     for (int i = 0; i < pt->segs->nelts; i++) {
         const char *seg = APR_ARRAY_IDX(pt->segs, i, const char *);
-        if (!strcmp(seg, "*")) out = apr_pstrcat(p, out, "/{wildcard}", NULL);
-        else if (seg[0] == ':') out = apr_pstrcat(p, out, "/{", seg + 1, "}", NULL);
-        else out = apr_pstrcat(p, out, "/", seg, NULL);
+        if (!strcmp(seg, "*")) APR_ARRAY_PUSH(parts, const char *) = "/{wildcard}";
+        else if (seg[0] == ':') {
+            APR_ARRAY_PUSH(parts, const char *) = "/{";
+            APR_ARRAY_PUSH(parts, const char *) = seg + 1;
+            APR_ARRAY_PUSH(parts, const char *) = "}";
+        }
+        else {
+            APR_ARRAY_PUSH(parts, const char *) = "/";
+            APR_ARRAY_PUSH(parts, const char *) = seg;
+        }
     }
-    if (!pt->segs->nelts) out = apr_pstrcat(p, out, "/", NULL);
-    return out;
+    if (!pt->segs->nelts) APR_ARRAY_PUSH(parts, const char *) = "/";
+    return apr_array_pstrcat(p, parts, 0);
 }
