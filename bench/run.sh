@@ -310,6 +310,8 @@ wait $slow || true
 rpc evm_setIntervalMining '[0]'
 rpc evm_setAutomine '[true]'
 echo "  settlements in flight during the run: $inflight"
+# and once more after, so a slow moment of the machine on either side counts half
+run_wrk mpp_free_after "$A/svc/free"
 
 CAP=$(curl -s "$A/server-status?auto" | awk -F': ' '$1=="MPPStoreCapacity" {print $2}')
 
@@ -334,8 +336,9 @@ rows = [
     ("verify-and-reject of a used authorization", "mpp_reject", "mppx_reject"),
     ("paid request, fresh authorization, settled on anvil", "mpp_paid", "mppx_paid"),
     ("JWT entitlement instead of payment", "mpp_jwt", None),
-    ("free proxy route, unloaded, measured again just before the next", "mpp_free_unloaded", None),
+    ("free proxy route, unloaded, just before the next", "mpp_free_unloaded", None),
     ("free proxy route, 50 settlements in flight", "mpp_free_loaded", None),
+    ("free proxy route, unloaded, just after", "mpp_free_after", None),
 ]
 targets = [
     ("402 challenge ÷ static file", rate("mpp_402") / rate("static"), 0.85),
@@ -344,7 +347,8 @@ targets = [
     ("verify-and-reject: mod_mpp ÷ mppx", rate("mpp_reject") / rate("mppx_reject"), 20),
     ("paid with settlement: mod_mpp ÷ mppx", rate("mpp_paid") / rate("mppx_paid"), 3),
     ("JWT entitlement ÷ static file", rate("mpp_jwt") / rate("static"), 0.80),
-    ("free route with 50 settlements in flight ÷ unloaded just before", rate("mpp_free_loaded") / rate("mpp_free_unloaded"), 0.80),
+    ("free route with 50 settlements in flight ÷ unloaded (mean of just before and just after)",
+     rate("mpp_free_loaded") / ((rate("mpp_free_unloaded") + rate("mpp_free_after")) / 2), 0.80),
 ]
 p99_402 = r["mpp_402"][2]
 def ms(v):

@@ -72,7 +72,7 @@ static void relocate(const mpp_jwt_claims_t *c, const char *from, char *to, cons
     out->jti = rebase(c->jti, from, to);
     out->aud = rebase(c->aud, from, to);
     out->auds = c->auds ? auds_at : NULL;
-    for (int i = 0; i < c->n_auds; i++) out->auds[i] = rebase(c->auds[i], from, to);
+    for (int i = 0; c->auds && i < c->n_auds; i++) out->auds[i] = rebase(c->auds[i], from, to);
 }
 
 static apr_size_t str_size(const char *s) { return s ? strlen(s) + 1 : 0; }
@@ -95,7 +95,7 @@ static void keep(cache_t *cc, const mpp_jwt_keyset_t *ks, const char *token, apr
                    + str_size(c->eid) + str_size(c->jti) + str_size(c->aud);
     apr_size_t auds_off;
     char *blk, *at;
-    for (int i = 0; i < c->n_auds; i++) n += str_size(c->auds[i]);
+    for (int i = 0; c->auds && i < c->n_auds; i++) n += str_size(c->auds[i]);
     auds_off = (n + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
     n = auds_off + (apr_size_t)c->n_auds * sizeof(char *);
     free(s->blk);
@@ -112,7 +112,7 @@ static void keep(cache_t *cc, const mpp_jwt_keyset_t *ks, const char *token, apr
     s->c.jti = put(&at, c->jti);
     s->c.aud = put(&at, c->aud);
     s->c.auds = c->auds ? (const char **)(void *)(blk + auds_off) : NULL;
-    for (int i = 0; i < c->n_auds; i++) s->c.auds[i] = put(&at, c->auds[i]);
+    for (int i = 0; c->auds && i < c->n_auds; i++) s->c.auds[i] = put(&at, c->auds[i]);
     s->ks = ks;
     s->serial = ks->serial;
     s->tlen = tlen;
